@@ -1,0 +1,327 @@
+"""DICOM decoding as a radiology viewer does it: modality LUT, VOI, MONOCHROME1, colour, frames."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import warnings
+from io import BytesIO
+from typing import Any
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.errors import InvalidDicomError
+from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi, pixel_array
+from pydicom.pixels.utils import get_nr_frames
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, UID
+
+from core.errors import ImageReadError
+from core.imaging.medical_image import (
+    MedicalImage,
+    Window,
+    apply_linear_window,
+    full_range_window,
+    scale_to_uint8,
+)
+
+# pydicom logs what it warns about, quoting element values (a malformed birth date, a name):
+# those records must never reach a log file.
+logging.getLogger("pydicom").propagate = False
+
+_PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+_REEXPORT = "export the image again from the scanner or PACS"
+
+
+def read_dicom(path: str, data: bytes, content_hash: str, frame: int | None, window_index: int) -> MedicalImage:
+    """Decode one frame of a DICOM file held in ``data`` (its bytes)."""
+    # pydicom warns about odd element values, quoting them: they can be patient data, so these
+    # warnings are dropped rather than shown or logged.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _read_dicom(path, data, content_hash, frame, window_index)
+
+
+def _read_dicom(path: str, data: bytes, content_hash: str, frame: int | None, window_index: int) -> MedicalImage:
+    ds = _parse(path, data)
+    if not any(keyword in ds for keyword in _PIXEL_KEYWORDS):
+        sop = _sop_class_name(ds)
+        raise ImageReadError(
+            path,
+            f"DICOM file holds no image ({sop}, no Pixel Data)",
+            "it is not an image (a directory, report, plan or waveform?); open the image files of the study",
+        )
+    n_frames = _frame_count(path, ds)
+    index = n_frames // 2 if frame is None else frame
+    if not 0 <= index < n_frames:
+        raise ImageReadError(path, f"frame {index} asked for, but the file has {n_frames} frame(s)", f"choose a frame from 0 to {n_frames - 1}")
+    raw = _decode(path, ds, index)
+    photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
+    metadata = safe_metadata(ds, n_frames)
+    common: dict[str, Any] = {"path": path, "metadata": metadata, "content_hash": content_hash, "frame": index, "n_frames": n_frames}
+    try:
+        if photometric == "PALETTE COLOR":
+            return _palette_image(ds, raw, common)
+        if raw.ndim == 3:
+            return _colour_image(ds, raw, common)
+        return _grey_image(ds, raw, index, photometric, window_index, common)
+    except ImageReadError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, NotImplementedError) as exc:
+        raise ImageReadError(path, f"pixel values could not be interpreted ({type(exc).__name__}: {exc})", _REEXPORT) from exc
+
+
+def _parse(path: str, data: bytes) -> Dataset:
+    try:
+        ds = pydicom.dcmread(BytesIO(data))
+    except InvalidDicomError:
+        ds = _parse_without_header(path, data)
+    except Exception as exc:  # pydicom raises many types on malformed input
+        raise ImageReadError(path, f"DICOM file is damaged or truncated ({type(exc).__name__})", _REEXPORT) from exc
+    _ensure_transfer_syntax(ds)
+    return ds
+
+
+def _parse_without_header(path: str, data: bytes) -> Dataset:
+    """Files written without the 128-byte preamble and 'DICM' (old or raw exports)."""
+    try:
+        ds = pydicom.dcmread(BytesIO(data), force=True)
+    except Exception as exc:  # noqa: BLE001 - any failure here means "not DICOM"
+        raise ImageReadError(path, "not a DICOM file and not a supported image format", "open DICOM, PNG, JPEG, TIFF or BMP files") from exc
+    if "Rows" not in ds and not any(keyword in ds for keyword in _PIXEL_KEYWORDS) and "SOPClassUID" not in ds:
+        raise ImageReadError(path, "not a DICOM file and not a supported image format", "open DICOM, PNG, JPEG, TIFF or BMP files")
+    return ds
+
+
+def _ensure_transfer_syntax(ds: Dataset) -> None:
+    """Headerless files have no Transfer Syntax UID; take the encoding pydicom detected."""
+    meta = getattr(ds, "file_meta", None)
+    if meta is None:
+        meta = FileMetaDataset()
+        ds.file_meta = meta
+    if "TransferSyntaxUID" not in meta:
+        implicit, little = ds.original_encoding
+        if implicit is False and little is False:
+            meta.TransferSyntaxUID = UID("1.2.840.10008.1.2.2")  # explicit VR big endian
+        else:
+            meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+
+
+def _frame_count(path: str, ds: Dataset) -> int:
+    try:
+        return max(int(get_nr_frames(ds, warn=False)), 1)
+    except (ValueError, TypeError) as exc:
+        raise ImageReadError(path, "Number of Frames is not a valid number", _REEXPORT) from exc
+
+
+def _decode(path: str, ds: Dataset, index: int) -> np.ndarray:
+    syntax = ds.file_meta.TransferSyntaxUID
+    try:
+        return np.asarray(pixel_array(ds, index=index))
+    except NotImplementedError as exc:
+        raise ImageReadError(path, f"pixel data in an unsupported form ({syntax.name}: {_first_line(exc)})", "export the image uncompressed, 8 or 16 bits per sample") from exc
+    except RuntimeError as exc:
+        if "missing dependencies" in str(exc) or "no decoding plugins" in str(exc).lower():
+            raise ImageReadError(
+                path,
+                f"pixel data compressed as {syntax.name}, and no installed decoder can read it",
+                "reinstall RareSight with its pylibjpeg decoders, or export the series uncompressed",
+            ) from exc
+        raise ImageReadError(path, f"{syntax.name} pixel data could not be decoded ({_plugin_reason(exc)})", _REEXPORT) from exc
+    except Exception as exc:  # decoders raise ValueError, KeyError, struct.error, ...
+        raise ImageReadError(path, f"pixel data could not be decoded ({type(exc).__name__}: {_first_line(exc)})", _REEXPORT) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().split("\n")[0][:200]
+
+
+def _plugin_reason(exc: BaseException) -> str:
+    """pydicom lists each plugin's failure on its own line; the first one says most."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[1] if len(lines) > 1 else lines[0] if lines else type(exc).__name__)[:200]
+
+
+def _colour_image(ds: Dataset, raw: np.ndarray, common: dict[str, Any]) -> MedicalImage:
+    # pixel_array already converted YBR_FULL/YBR_FULL_422 (and JPEG's YCbCr) to RGB.
+    bits = int(ds.get("BitsStored", ds.get("BitsAllocated", 8)) or 8)
+    display = scale_to_uint8(raw, float(2**bits - 1))
+    return MedicalImage(pixels=raw.astype(np.float32), display=display, **common)
+
+
+def _palette_image(ds: Dataset, raw: np.ndarray, common: dict[str, Any]) -> MedicalImage:
+    rgb = np.asarray(apply_color_lut(raw, ds))
+    display = scale_to_uint8(rgb, 255.0 if rgb.dtype == np.uint8 else 65535.0)
+    return MedicalImage(pixels=rgb.astype(np.float32), display=display, **common)
+
+
+def _grey_image(
+    ds: Dataset, raw: np.ndarray, index: int, photometric: str, window_index: int, common: dict[str, Any]
+) -> MedicalImage:
+    padding = _padding_mask(ds, raw)
+    pixels = _modality_values(ds, raw, index)
+    invert = photometric == "MONOCHROME1"
+    windows = _windows(ds, index)
+    if windows:
+        chosen = windows[min(max(window_index, 0), len(windows) - 1)]
+        return MedicalImage(
+            pixels=pixels,
+            display=apply_linear_window(pixels, chosen, invert, padding),
+            windows=windows,
+            default_window=chosen,
+            invert=invert,
+            padding_mask=padding,
+            **common,
+        )
+    if _valid_lut(ds, "VOILUTSequence"):
+        display = _voi_lut_display(ds, pixels, invert, padding)
+        return MedicalImage(pixels=pixels, display=display, invert=invert, padding_mask=padding, **common)
+    window = full_range_window(pixels, padding)
+    return MedicalImage(
+        pixels=pixels,
+        display=apply_linear_window(pixels, window, invert, padding),
+        default_window=window,
+        invert=invert,
+        padding_mask=padding,
+        **common,
+    )
+
+
+def _padding_mask(ds: Dataset, raw: np.ndarray) -> np.ndarray | None:
+    """Pixels outside the field of view, given as stored values (PS3.3 C.7.5.1.1.2)."""
+    value = ds.get("PixelPaddingValue")
+    if value is None or raw.dtype.kind not in "iu":
+        return None
+    value = int(value)
+    limit = ds.get("PixelPaddingRangeLimit")
+    if limit is None:
+        mask = raw == value
+    else:
+        low, high = sorted((value, int(limit)))
+        mask = (raw >= low) & (raw <= high)
+    return mask if mask.any() else None
+
+
+def _frame_item(ds: Dataset, index: int, sequence: str) -> Dataset | None:
+    """An enhanced multi-frame functional group: the frame's own, else the shared one."""
+    for group, item_index in (("PerFrameFunctionalGroupsSequence", index), ("SharedFunctionalGroupsSequence", 0)):
+        groups = ds.get(group)
+        if groups and len(groups) > item_index and sequence in groups[item_index]:
+            items = groups[item_index][sequence]
+            if items:
+                return items[0]
+    return None
+
+
+def _modality_values(ds: Dataset, raw: np.ndarray, index: int) -> np.ndarray:
+    """Stored values to modality units: Modality LUT, else Rescale Slope/Intercept (PS3.3 C.11.1)."""
+    source: Dataset = ds
+    if not (_valid_modality_lut(ds) or _rescale(ds)):
+        source = _frame_item(ds, index, "PixelValueTransformationSequence") or ds
+    if _valid_modality_lut(source):
+        return np.asarray(apply_modality_lut(raw, source), dtype=np.float32)
+    rescale = _rescale(source)
+    if rescale is not None:
+        slope, intercept = rescale
+        return raw.astype(np.float32) * np.float32(slope) + np.float32(intercept)
+    return raw.astype(np.float32)
+
+
+def _valid_modality_lut(ds: Dataset) -> bool:
+    return _valid_lut(ds, "ModalityLUTSequence")
+
+
+def _valid_lut(ds: Dataset, sequence: str) -> bool:
+    """A LUT sequence whose first item has a descriptor and data (some files leave them empty)."""
+    items = ds.get(sequence)
+    if not items:
+        return False
+    item = items[0]
+    return item.get("LUTDescriptor") is not None and item.get("LUTData") is not None
+
+
+def _rescale(ds: Dataset) -> tuple[float, float] | None:
+    slope, intercept = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
+    if slope is None or intercept is None:
+        return None
+    try:
+        return float(slope), float(intercept)
+    except (TypeError, ValueError):
+        return None
+
+
+def _windows(ds: Dataset, index: int) -> tuple[Window, ...]:
+    source: Dataset | None = ds if "WindowCenter" in ds else _frame_item(ds, index, "FrameVOILUTSequence")
+    if source is None or source.get("WindowCenter") is None or source.get("WindowWidth") is None:
+        return ()
+    centers, widths = _as_list(source.WindowCenter), _as_list(source.WindowWidth)
+    names = _as_list(source.get("WindowCenterWidthExplanation", []))
+    windows = []
+    for i, (center, width) in enumerate(zip(centers, widths)):
+        try:
+            c, w = float(center), float(width)
+        except (TypeError, ValueError):
+            continue
+        if w >= 1.0:
+            windows.append(Window(c, w, str(names[i]) if i < len(names) else f"window {i + 1}"))
+    return tuple(windows)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
+        return list(value)
+    return [value]
+
+
+def _voi_lut_display(ds: Dataset, pixels: np.ndarray, invert: bool, padding: np.ndarray | None) -> np.ndarray:
+    out = np.asarray(apply_voi(pixels, ds, 0), dtype=np.float32)
+    item = ds.VOILUTSequence[0]
+    bits = int(item.LUTDescriptor[2]) if "LUTDescriptor" in item else 16
+    top = float(max(out.max(), 1.0)) if bits > 16 else float(2**bits - 1)
+    display = np.clip(np.rint(out * (255.0 / top)), 0, 255).astype(np.uint8)
+    if invert:
+        display = np.subtract(255, display, dtype=np.uint8)
+    if padding is not None:
+        display[padding] = 0
+    return display
+
+
+def _sop_class_name(ds: Dataset) -> str:
+    uid = ds.get("SOPClassUID")
+    if uid is None:
+        return "SOP class not given"
+    return f"SOP class {UID(str(uid)).name}"
+
+
+def hash_uid(value: Any) -> str:
+    """A stable pseudonym for a UID: it links files of one study without revealing it."""
+    return hashlib.sha256(str(value).encode("ascii", "replace")).hexdigest()[:16]
+
+
+def safe_metadata(ds: Dataset, n_frames: int) -> dict[str, Any]:
+    """Technical metadata only. Names, IDs, dates of birth, institutions never enter here."""
+    meta: dict[str, Any] = {
+        "format": "DICOM",
+        "modality": str(ds.get("Modality", "") or ""),
+        "body_part": str(ds.get("BodyPartExamined", "") or ""),
+        "rows": int(ds.get("Rows", 0) or 0),
+        "columns": int(ds.get("Columns", 0) or 0),
+        "frames": n_frames,
+        "photometric_interpretation": str(ds.get("PhotometricInterpretation", "") or ""),
+        "bits_stored": int(ds.get("BitsStored", 0) or 0),
+        "samples_per_pixel": int(ds.get("SamplesPerPixel", 1) or 1),
+        "transfer_syntax": ds.file_meta.TransferSyntaxUID.name,
+        "sop_class": UID(str(ds.SOPClassUID)).name if "SOPClassUID" in ds else "",
+    }
+    spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
+    if spacing is not None:
+        try:
+            meta["pixel_spacing_mm"] = [float(v) for v in _as_list(spacing)][:2]
+        except (TypeError, ValueError):
+            pass
+    for keyword, key in (("StudyInstanceUID", "study_uid_hash"), ("SeriesInstanceUID", "series_uid_hash"), ("SOPInstanceUID", "instance_uid_hash")):
+        if keyword in ds:
+            meta[key] = hash_uid(ds.get(keyword))
+    return meta
