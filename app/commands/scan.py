@@ -30,7 +30,9 @@ def register(subparsers: Any) -> None:
 def _print_result(result: ScanResult, quiet: bool) -> None:
     if result.ok:
         if not quiet:
-            print(f"ok    {result.path}  ({result.format} {result.modality or '-'} {result.width}x{result.height}, {result.frames} frame(s))")
+            print(
+                f"ok    {result.path}  ({result.format} {result.modality or '-'} {result.width}x{result.height}, {result.frames} frame(s))"
+            )
     else:
         print(f"FAIL  {result.error}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import warnings
@@ -12,9 +13,9 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
-from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi, pixel_array
-from pydicom.pixels.utils import get_nr_frames
-from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, UID
+from pydicom.pixels.processing import apply_color_lut, apply_modality_lut, apply_voi
+from pydicom.pixels.utils import get_nr_frames, pixel_array
+from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from core.errors import ImageReadError
 from core.imaging.medical_image import (
@@ -39,7 +40,13 @@ def read_dicom(path: str, data: bytes, content_hash: str, frame: int | None, win
     # warnings are dropped rather than shown or logged.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _read_dicom(path, data, content_hash, frame, window_index)
+        try:
+            return _read_dicom(path, data, content_hash, frame, window_index)
+        except ImageReadError:
+            raise
+        except Exception as exc:  # malformed elements surface as any type; bad input never escapes
+            reason = f"pixel values or header elements could not be interpreted ({type(exc).__name__}: {_first_line(exc)})"
+            raise ImageReadError(path, reason, _REEXPORT) from exc
 
 
 def _read_dicom(path: str, data: bytes, content_hash: str, frame: int | None, window_index: int) -> MedicalImage:
@@ -54,24 +61,22 @@ def _read_dicom(path: str, data: bytes, content_hash: str, frame: int | None, wi
     n_frames = _frame_count(path, ds)
     index = n_frames // 2 if frame is None else frame
     if not 0 <= index < n_frames:
-        raise ImageReadError(path, f"frame {index} asked for, but the file has {n_frames} frame(s)", f"choose a frame from 0 to {n_frames - 1}")
+        raise ImageReadError(
+            path, f"frame {index} asked for, but the file has {n_frames} frame(s)", f"choose a frame from 0 to {n_frames - 1}"
+        )
     raw = _decode(path, ds, index)
     photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
     metadata = safe_metadata(ds, n_frames)
     common: dict[str, Any] = {"path": path, "metadata": metadata, "content_hash": content_hash, "frame": index, "n_frames": n_frames}
-    try:
-        if photometric == "PALETTE COLOR":
-            return _palette_image(ds, raw, common)
-        if raw.ndim == 3:
-            return _colour_image(ds, raw, common)
-        return _grey_image(ds, raw, index, photometric, window_index, common)
-    except ImageReadError:
-        raise
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError, NotImplementedError) as exc:
-        raise ImageReadError(path, f"pixel values could not be interpreted ({type(exc).__name__}: {exc})", _REEXPORT) from exc
+    if photometric == "PALETTE COLOR":
+        return _palette_image(ds, raw, common)
+    if raw.ndim == 3:
+        return _colour_image(ds, raw, common)
+    return _grey_image(ds, raw, index, photometric, window_index, common)
 
 
 def _parse(path: str, data: bytes) -> Dataset:
+    ds: Dataset
     try:
         ds = pydicom.dcmread(BytesIO(data))
     except InvalidDicomError:
@@ -86,7 +91,7 @@ def _parse_without_header(path: str, data: bytes) -> Dataset:
     """Files written without the 128-byte preamble and 'DICM' (old or raw exports)."""
     try:
         ds = pydicom.dcmread(BytesIO(data), force=True)
-    except Exception as exc:  # noqa: BLE001 - any failure here means "not DICOM"
+    except Exception as exc:
         raise ImageReadError(path, "not a DICOM file and not a supported image format", "open DICOM, PNG, JPEG, TIFF or BMP files") from exc
     if "Rows" not in ds and not any(keyword in ds for keyword in _PIXEL_KEYWORDS) and "SOPClassUID" not in ds:
         raise ImageReadError(path, "not a DICOM file and not a supported image format", "open DICOM, PNG, JPEG, TIFF or BMP files")
@@ -119,7 +124,11 @@ def _decode(path: str, ds: Dataset, index: int) -> np.ndarray:
     try:
         return np.asarray(pixel_array(ds, index=index))
     except NotImplementedError as exc:
-        raise ImageReadError(path, f"pixel data in an unsupported form ({syntax.name}: {_first_line(exc)})", "export the image uncompressed, 8 or 16 bits per sample") from exc
+        raise ImageReadError(
+            path,
+            f"pixel data in an unsupported form ({syntax.name}: {_first_line(exc)})",
+            "export the image uncompressed, 8 or 16 bits per sample",
+        ) from exc
     except RuntimeError as exc:
         if "missing dependencies" in str(exc) or "no decoding plugins" in str(exc).lower():
             raise ImageReadError(
@@ -155,9 +164,7 @@ def _palette_image(ds: Dataset, raw: np.ndarray, common: dict[str, Any]) -> Medi
     return MedicalImage(pixels=rgb.astype(np.float32), display=display, **common)
 
 
-def _grey_image(
-    ds: Dataset, raw: np.ndarray, index: int, photometric: str, window_index: int, common: dict[str, Any]
-) -> MedicalImage:
+def _grey_image(ds: Dataset, raw: np.ndarray, index: int, photometric: str, window_index: int, common: dict[str, Any]) -> MedicalImage:
     padding = _padding_mask(ds, raw)
     pixels = _modality_values(ds, raw, index)
     invert = photometric == "MONOCHROME1"
@@ -209,7 +216,8 @@ def _frame_item(ds: Dataset, index: int, sequence: str) -> Dataset | None:
         if groups and len(groups) > item_index and sequence in groups[item_index]:
             items = groups[item_index][sequence]
             if items:
-                return items[0]
+                item: Dataset = items[0]
+                return item
     return None
 
 
@@ -257,7 +265,7 @@ def _windows(ds: Dataset, index: int) -> tuple[Window, ...]:
     centers, widths = _as_list(source.WindowCenter), _as_list(source.WindowWidth)
     names = _as_list(source.get("WindowCenterWidthExplanation", []))
     windows = []
-    for i, (center, width) in enumerate(zip(centers, widths)):
+    for i, (center, width) in enumerate(zip(centers, widths, strict=False)):
         try:
             c, w = float(center), float(width)
         except (TypeError, ValueError):
@@ -280,7 +288,7 @@ def _voi_lut_display(ds: Dataset, pixels: np.ndarray, invert: bool, padding: np.
     item = ds.VOILUTSequence[0]
     bits = int(item.LUTDescriptor[2]) if "LUTDescriptor" in item else 16
     top = float(max(out.max(), 1.0)) if bits > 16 else float(2**bits - 1)
-    display = np.clip(np.rint(out * (255.0 / top)), 0, 255).astype(np.uint8)
+    display: np.ndarray = np.clip(np.rint(out * (255.0 / top)), 0, 255).astype(np.uint8)
     if invert:
         display = np.subtract(255, display, dtype=np.uint8)
     if padding is not None:
@@ -317,11 +325,13 @@ def safe_metadata(ds: Dataset, n_frames: int) -> dict[str, Any]:
     }
     spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
     if spacing is not None:
-        try:
+        with contextlib.suppress(TypeError, ValueError):
             meta["pixel_spacing_mm"] = [float(v) for v in _as_list(spacing)][:2]
-        except (TypeError, ValueError):
-            pass
-    for keyword, key in (("StudyInstanceUID", "study_uid_hash"), ("SeriesInstanceUID", "series_uid_hash"), ("SOPInstanceUID", "instance_uid_hash")):
+    for keyword, key in (
+        ("StudyInstanceUID", "study_uid_hash"),
+        ("SeriesInstanceUID", "series_uid_hash"),
+        ("SOPInstanceUID", "instance_uid_hash"),
+    ):
         if keyword in ds:
             meta[key] = hash_uid(ds.get(keyword))
     return meta

@@ -42,10 +42,14 @@ def read_file_bytes(path: str | os.PathLike[str]) -> bytes:
     p = Path(path)
     try:
         if p.is_dir():
-            raise ImageReadError(p, "is a folder, not an image file", "open the files inside it, or pass the folder to 'raresight scan --recursive'")
+            raise ImageReadError(
+                p, "is a folder, not an image file", "open the files inside it, or pass the folder to 'raresight scan --recursive'"
+            )
         data = p.read_bytes()
     except FileNotFoundError as exc:
-        raise ImageReadError(p, "file not found", "check the path; if the files were moved, relink the project to their new folder") from exc
+        raise ImageReadError(
+            p, "file not found", "check the path; if the files were moved, relink the project to their new folder"
+        ) from exc
     except PermissionError as exc:
         raise ImageReadError(p, "permission denied", "ask for read access to the file, or copy it somewhere you can read") from exc
     except OSError as exc:
@@ -80,11 +84,23 @@ def load_image(path: str | os.PathLike[str], frame: int | None = None, *, window
     fmt = sniff_format(data)
     suffix = Path(name).suffix.lower()
     if fmt and fmt != "DICOM" and suffix in DICOM_SUFFIXES:
-        raise ImageReadError(name, f"named as DICOM but holds a {fmt} image", f"rename it to .{fmt.lower()} if it is meant to be one, or export the DICOM again")
+        raise ImageReadError(
+            name,
+            f"named as DICOM but holds a {fmt} image",
+            f"rename it to .{fmt.lower()} if it is meant to be one, or export the DICOM again",
+        )
     if fmt in ("DICOM", ""):
         image = read_dicom(name, data, content_hash, frame, window_index)
     else:
         image = read_raster(name, data, content_hash, frame)
     # Logged by content hash, not by name: file names can carry patient names.
-    log.debug("read %s: %s %dx%d frame %d/%d", content_hash[:12], image.metadata.get("format"), image.width, image.height, image.frame + 1, image.n_frames)
+    log.debug(
+        "read %s: %s %dx%d frame %d/%d",
+        content_hash[:12],
+        image.metadata.get("format"),
+        image.width,
+        image.height,
+        image.frame + 1,
+        image.n_frames,
+    )
     return image

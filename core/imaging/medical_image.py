@@ -117,7 +117,7 @@ def apply_linear_window(
     center, width = float(window.center), float(window.width)
     # width 1 is a threshold; avoid dividing by zero.
     scaled = ((pixels - (center - 0.5)) / max(width - 1.0, 1e-3) + 0.5) * 255.0
-    out = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    out: ByteArray = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
     if invert:
         out = np.subtract(255, out, dtype=np.uint8)
     if padding_mask is not None:
@@ -136,6 +136,6 @@ def full_range_window(pixels: FloatArray, padding_mask: BoolArray | None = None)
 
 def scale_to_uint8(values: npt.NDArray[Any], max_value: float) -> ByteArray:
     """Scale 0..max_value to 0..255 (colour samples of more than 8 bits)."""
-    if max_value <= 255:
-        return np.clip(values, 0, 255).astype(np.uint8)
-    return np.clip(np.rint(values.astype(np.float32) * (255.0 / max_value)), 0, 255).astype(np.uint8)
+    scaled = values if max_value <= 255 else np.rint(values.astype(np.float32) * (255.0 / max_value))
+    out: ByteArray = np.clip(scaled, 0, 255).astype(np.uint8)
+    return out

@@ -26,7 +26,9 @@ def read_raster(path: str, data: bytes, content_hash: str, frame: int | None) ->
                 n_frames = int(getattr(image, "n_frames", 1) or 1)
                 index = 0 if frame is None else frame
                 if not 0 <= index < n_frames:
-                    raise ImageReadError(path, f"frame {index} asked for, but the file has {n_frames} page(s)", f"choose a page from 0 to {n_frames - 1}")
+                    raise ImageReadError(
+                        path, f"frame {index} asked for, but the file has {n_frames} page(s)", f"choose a page from 0 to {n_frames - 1}"
+                    )
                 image.seek(index)
                 image.load()
                 page = ImageOps.exif_transpose(image) or image
@@ -36,7 +38,9 @@ def read_raster(path: str, data: bytes, content_hash: str, frame: int | None) ->
         except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
             raise ImageReadError(path, f"not a readable image ({exc})", "open DICOM, PNG, JPEG, TIFF or BMP files") from exc
         except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError ... on bad data
-            raise ImageReadError(path, f"image data is damaged or truncated ({type(exc).__name__}: {exc})", "save or export the image again") from exc
+            raise ImageReadError(
+                path, f"image data is damaged or truncated ({type(exc).__name__}: {exc})", "save or export the image again"
+            ) from exc
 
 
 def _to_medical_image(path: str, page: Image.Image, fmt: str, content_hash: str, index: int, n_frames: int) -> MedicalImage:
