@@ -6,12 +6,14 @@ import contextlib
 import hashlib
 import logging
 import warnings
+import zlib
 from io import BytesIO
 from typing import Any
 
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import generate_frames
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels.processing import apply_color_lut, apply_modality_lut, apply_voi
 from pydicom.pixels.utils import get_nr_frames, pixel_array
@@ -30,6 +32,18 @@ from core.imaging.medical_image import (
 # those records must never reach a log file.
 logging.getLogger("pydicom").propagate = False
 
+DEFLATED_IMAGE_FRAME_COMPRESSION = UID("1.2.840.10008.1.2.8.1")
+_PIXEL_DESCRIPTION = (
+    "Rows",
+    "Columns",
+    "SamplesPerPixel",
+    "BitsAllocated",
+    "BitsStored",
+    "HighBit",
+    "PixelRepresentation",
+    "PhotometricInterpretation",
+    "PlanarConfiguration",
+)
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 _REEXPORT = "export the image again from the scanner or PACS"
 
@@ -122,23 +136,43 @@ def _frame_count(path: str, ds: Dataset) -> int:
 def _decode(path: str, ds: Dataset, index: int) -> np.ndarray:
     syntax = ds.file_meta.TransferSyntaxUID
     try:
+        if syntax == DEFLATED_IMAGE_FRAME_COMPRESSION:
+            return _inflate_frame(ds, index)
         return np.asarray(pixel_array(ds, index=index))
     except NotImplementedError as exc:
         raise ImageReadError(
             path,
-            f"pixel data in an unsupported form ({syntax.name}: {_first_line(exc)})",
+            f"pixel data in an unsupported form ({syntax_name(syntax)}: {_first_line(exc)})",
             "export the image uncompressed, 8 or 16 bits per sample",
         ) from exc
     except RuntimeError as exc:
         if "missing dependencies" in str(exc) or "no decoding plugins" in str(exc).lower():
             raise ImageReadError(
                 path,
-                f"pixel data compressed as {syntax.name}, and no installed decoder can read it",
+                f"pixel data compressed as {syntax_name(syntax)}, and no installed decoder can read it",
                 "reinstall RareSight with its pylibjpeg decoders, or export the series uncompressed",
             ) from exc
-        raise ImageReadError(path, f"{syntax.name} pixel data could not be decoded ({_plugin_reason(exc)})", _REEXPORT) from exc
+        raise ImageReadError(path, f"{syntax_name(syntax)} pixel data could not be decoded ({_plugin_reason(exc)})", _REEXPORT) from exc
     except Exception as exc:  # decoders raise ValueError, KeyError, struct.error, ...
         raise ImageReadError(path, f"pixel data could not be decoded ({type(exc).__name__}: {_first_line(exc)})", _REEXPORT) from exc
+
+
+def _inflate_frame(ds: Dataset, index: int) -> np.ndarray:
+    """Deflated Image Frame Compression (2024): each frame is a raw deflate stream of native pixels.
+
+    pydicom 3.0 has no decoder for it; inflate the one frame and decode it as native data.
+    """
+    n_frames = max(int(get_nr_frames(ds, warn=False)), 1)
+    fragment = list(generate_frames(ds.PixelData, number_of_frames=n_frames))[index]
+    native = Dataset()
+    native.file_meta = FileMetaDataset()
+    native.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    for keyword in _PIXEL_DESCRIPTION:
+        if keyword in ds:
+            setattr(native, keyword, ds[keyword].value)
+    native.NumberOfFrames = 1
+    native.PixelData = zlib.decompress(fragment, -zlib.MAX_WBITS)
+    return np.asarray(pixel_array(native, index=0))
 
 
 def _first_line(exc: BaseException) -> str:
@@ -303,6 +337,11 @@ def _sop_class_name(ds: Dataset) -> str:
     return f"SOP class {UID(str(uid)).name}"
 
 
+def syntax_name(uid: UID) -> str:
+    """The transfer syntax's name, including those newer than pydicom's dictionary."""
+    return "Deflated Image Frame Compression" if uid == DEFLATED_IMAGE_FRAME_COMPRESSION else str(uid.name)
+
+
 def hash_uid(value: Any) -> str:
     """A stable pseudonym for a UID: it links files of one study without revealing it."""
     return hashlib.sha256(str(value).encode("ascii", "replace")).hexdigest()[:16]
@@ -320,7 +359,7 @@ def safe_metadata(ds: Dataset, n_frames: int) -> dict[str, Any]:
         "photometric_interpretation": str(ds.get("PhotometricInterpretation", "") or ""),
         "bits_stored": int(ds.get("BitsStored", 0) or 0),
         "samples_per_pixel": int(ds.get("SamplesPerPixel", 1) or 1),
-        "transfer_syntax": ds.file_meta.TransferSyntaxUID.name,
+        "transfer_syntax": syntax_name(ds.file_meta.TransferSyntaxUID),
         "sop_class": UID(str(ds.SOPClassUID)).name if "SOPClassUID" in ds else "",
     }
     spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")

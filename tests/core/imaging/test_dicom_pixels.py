@@ -174,6 +174,8 @@ def test_pixel_padding_is_masked_and_black(tmp_path: Path) -> None:
         ("pydicom-data/data_store/data/emri_small_jpeg_2k_lossless.dcm", "pydicom-data/data_store/data/emri_small.dcm", True),
         ("pydicom-data/data_store/data/emri_small_jpeg_ls_lossless.dcm", "pydicom-data/data_store/data/emri_small.dcm", True),
         ("pydicom-data/data_store/data/emri_small_RLE.dcm", "pydicom-data/data_store/data/emri_small.dcm", True),
+        ("pydicom-data/data_store/data/liver_deflate.dcm", "pydicom-data/data_store/data/liver.dcm", True),
+        ("pydicom-data/data_store/data/liver_nonbyte_aligned_deflate.dcm", "pydicom-data/data_store/data/liver_nonbyte_aligned.dcm", True),
         ("pydicom-data/data_store/data/693_J2KR.dcm", "pydicom-data/data_store/data/693_UNCR.dcm", True),
         ("pydicom-data/data_store/data/MR2_J2KR.dcm", "pydicom-data/data_store/data/MR2_UNCR.dcm", True),
         ("pydicom-data/data_store/data/US1_J2KR.dcm", "pydicom-data/data_store/data/US1_UNCR.dcm", True),
