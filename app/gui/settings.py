@@ -1,0 +1,75 @@
+"""The GUI's persistent settings, in one place: a QSettings INI file under the config folder.
+
+The folder is $RARESIGHT_CONFIG_DIR when set (tests isolate it there), else
+``platformdirs.user_config_dir("RareSight")``. Nothing else in the GUI creates a ``QSettings``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtWidgets import QMainWindow, QSplitter
+
+CONFIG_DIR_ENV = "RARESIGHT_CONFIG_DIR"
+SETTINGS_FILE = "gui.ini"
+
+
+def config_dir() -> Path:
+    """$RARESIGHT_CONFIG_DIR if set, else the platform's user config folder for RareSight."""
+    override = os.environ.get(CONFIG_DIR_ENV)
+    return Path(override) if override else Path(platformdirs.user_config_dir("RareSight", appauthor=False))
+
+
+def settings_path() -> Path:
+    return config_dir() / SETTINGS_FILE
+
+
+def _store() -> QSettings:
+    return QSettings(str(settings_path()), QSettings.Format.IniFormat)
+
+
+def _bytes(store: QSettings, key: str) -> QByteArray | None:
+    value = store.value(key)
+    return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+
+def save_window(window: QMainWindow, splitters: dict[str, QSplitter] | None = None) -> None:
+    """Remember the window's geometry and state, and the given splitters' positions."""
+    store = _store()
+    store.setValue("window/geometry", window.saveGeometry())
+    store.setValue("window/state", window.saveState())
+    for name, splitter in (splitters or {}).items():
+        store.setValue(f"splitters/{name}", splitter.saveState())
+    store.sync()
+
+
+def restore_window(window: QMainWindow, splitters: dict[str, QSplitter] | None = None) -> bool:
+    """Restore what :func:`save_window` stored; False when nothing was stored yet."""
+    store = _store()
+    geometry = _bytes(store, "window/geometry")
+    if geometry is None:
+        return False
+    window.restoreGeometry(geometry)
+    state = _bytes(store, "window/state")
+    if state is not None:
+        window.restoreState(state)
+    for name, splitter in (splitters or {}).items():
+        splitter_state = _bytes(store, f"splitters/{name}")
+        if splitter_state is not None:
+            splitter.restoreState(splitter_state)
+    return True
+
+
+def last_folder() -> str:
+    """The folder the last open dialog was in ('' at first)."""
+    value = _store().value("files/last_folder", "")
+    return str(value) if value else ""
+
+
+def set_last_folder(folder: str | os.PathLike[str]) -> None:
+    store = _store()
+    store.setValue("files/last_folder", str(folder))
+    store.sync()

@@ -1,0 +1,1 @@
+"""View-models: QObjects that hold UI state, call services through workers and signal changes."""

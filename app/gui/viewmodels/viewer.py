@@ -1,0 +1,151 @@
+"""The viewer's state: which image and frame is shown, through which window."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from PySide6.QtCore import QObject, Signal, Slot
+
+from app.gui import services
+from app.gui.workers import JobContext, JobRunner
+from core.imaging import MedicalImage, Window, load_image
+from core.imaging.medical_image import full_range_window
+
+
+class ViewerViewModel(QObject):
+    """Loads one image (or one frame of it) off the GUI thread and holds its window/level.
+
+    A window the user chose (drag or preset) is kept when the frame changes; a new file starts
+    from its own default window.
+
+    Signals: ``imageChanged(image, new_file)``, ``windowChanged(window or None)``,
+    ``loadingChanged(bool)``, ``errorOccurred(message)`` (core's message).
+    """
+
+    imageChanged = Signal(object, bool)
+    windowChanged = Signal(object)
+    loadingChanged = Signal(bool)
+    errorOccurred = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._image: MedicalImage | None = None
+        self._window: Window | None = None
+        self._user_window = False
+        self._presets: list[Window] = []
+        self._rendered: npt.NDArray[np.uint8] | None = None
+        self._requested_path: str | None = None
+        self._runner = JobRunner("viewer-loader", self)
+        self._runner.result.connect(self._on_loaded)
+        self._runner.error.connect(self._on_error)
+        self._runner.busyChanged.connect(self.loadingChanged)
+
+    @property
+    def runner(self) -> JobRunner:
+        return self._runner
+
+    @property
+    def image(self) -> MedicalImage | None:
+        return self._image
+
+    @property
+    def window(self) -> Window | None:
+        """The window the display uses; None for colour images and non-linear VOI LUTs."""
+        return self._window
+
+    @property
+    def presets(self) -> list[Window]:
+        return list(self._presets)
+
+    @property
+    def loading(self) -> bool:
+        return self._runner.busy
+
+    def open(self, path: str) -> None:
+        """Show ``path`` (its default frame); cancels an image or frame still loading."""
+        self._requested_path = path
+
+        def job(ctx: JobContext) -> tuple[MedicalImage, bool]:
+            return load_image(path), True
+
+        self._runner.start(job)
+
+    def set_frame(self, frame: int) -> None:
+        """Show another frame of the current file (loaded off the GUI thread)."""
+        image = self._image
+        if image is None or image.path != self._requested_path or not 0 <= frame < image.n_frames:
+            return
+        path = image.path
+
+        def job(ctx: JobContext) -> tuple[MedicalImage, bool]:
+            return load_image(path, frame=frame), False
+
+        self._runner.start(job)
+
+    def set_window(self, window: Window) -> None:
+        """Display the greyscale image through ``window`` (ignored for colour images)."""
+        if self._image is None or self._image.is_color:
+            return
+        self._window = Window(float(window.center), max(1.0, float(window.width)), window.name)
+        self._user_window = True
+        self._rendered = None
+        self.windowChanged.emit(self._window)
+
+    def apply_preset(self, index: int) -> None:
+        if 0 <= index < len(self._presets):
+            self.set_window(self._presets[index])
+
+    def preset_index(self) -> int:
+        """The preset the current window equals, or -1 (a custom window)."""
+        for index, preset in enumerate(self._presets):
+            if self._window is not None and (preset.center, preset.width) == (self._window.center, self._window.width):
+                return index
+        return -1
+
+    def drag_window(self, dx: float, dy: float) -> None:
+        """Window/level drag of (dx, dy) screen pixels: right widens, down raises the level."""
+        image = self._image
+        if image is None or image.is_color:
+            return
+        base = self._window or full_range_window(image.pixels, image.padding_mask)
+        low, high = image.value_range
+        self.set_window(services.dragged_window(base, dx, dy, high - low))
+
+    def rendered(self) -> npt.NDArray[np.uint8] | None:
+        """The uint8 pixels to show: ``image.render(window)``, or the display when there is no window."""
+        if self._image is None:
+            return None
+        if self._rendered is None:
+            self._rendered = self._image.display if self._window is None else self._image.render(self._window)
+        return self._rendered
+
+    def describe_pixel(self, x: int, y: int) -> str:
+        """'x 12, y 40: -850 HU' for the pixel under the cursor ('' outside the image)."""
+        image = self._image
+        if image is None or not (0 <= x < image.width and 0 <= y < image.height):
+            return ""
+        value = image.pixels[y, x]
+        if image.is_color:
+            return f"x {x}, y {y}: RGB {tuple(int(v) for v in value)}"
+        unit = " HU" if str(image.metadata.get("modality", "")).upper() == "CT" else ""
+        return f"x {x}, y {y}: {services.format_value(float(value))}{unit}"
+
+    def shutdown(self, msecs: int = -1) -> bool:
+        return self._runner.shutdown(msecs)
+
+    @Slot(object)
+    def _on_loaded(self, loaded: object) -> None:
+        image, new_file = loaded  # type: ignore[misc]
+        assert isinstance(image, MedicalImage)
+        self._image = image
+        self._presets = services.window_presets(image)
+        if new_file or not self._user_window or image.is_color:
+            self._window = image.default_window
+            self._user_window = False
+        self._rendered = None
+        self.imageChanged.emit(image, bool(new_file))
+        self.windowChanged.emit(self._window)
+
+    @Slot(object)
+    def _on_error(self, exc: object) -> None:
+        self.errorOccurred.emit(str(exc))

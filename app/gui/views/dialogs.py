@@ -1,0 +1,70 @@
+"""Dialogs: choosing files or a folder, core errors, the crash notice and the About box.
+
+Message boxes are opened window-modal with ``open()`` (not ``exec()``): no nested event loop,
+so nothing re-enters a slot while a message is on screen.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6 import __version__ as pyside_version
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from app.gui import settings
+
+RESEARCH_NOTICE = "Research use only, not for clinical diagnosis"
+IMAGE_FILTER = "Images (*.dcm *.dicom *.dic *.ima *.png *.jpg *.jpeg *.tif *.tiff *.bmp);;All files (*)"
+
+
+def choose_files(parent: QWidget | None) -> list[str]:
+    """Ask for image files (DICOM or raster; files without a suffix via 'All files')."""
+    paths, _ = QFileDialog.getOpenFileNames(parent, "Open images", settings.last_folder(), IMAGE_FILTER)
+    if paths:
+        settings.set_last_folder(Path(paths[0]).parent)
+    return list(paths)
+
+
+def choose_folder(parent: QWidget | None) -> str:
+    """Ask for a folder (read with its subfolders); '' when cancelled."""
+    folder = QFileDialog.getExistingDirectory(parent, "Open folder (with subfolders)", settings.last_folder())
+    if folder:
+        settings.set_last_folder(folder)
+    return folder
+
+
+def _message_box(parent: QWidget | None, icon: QMessageBox.Icon, title: str, text: str) -> QMessageBox:
+    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    box.setWindowModality(Qt.WindowModality.WindowModal if parent is not None else Qt.WindowModality.ApplicationModal)
+    box.open()
+    return box
+
+
+def show_error(parent: QWidget | None, message: str) -> QMessageBox:
+    """Show a RareSightError's message as core wrote it (what happened, which file, what to do)."""
+    return _message_box(parent, QMessageBox.Icon.Warning, "RareSight", message)
+
+
+def show_crash(parent: QWidget | None, summary: str, log_file: Path | None) -> QMessageBox:
+    """Tell the user an unexpected error happened and where its details were logged."""
+    where = f"The details were written to the log file:\n{log_file}" if log_file else "The log file could not be written."
+    text = (
+        f"RareSight hit an unexpected error:\n{summary}\n\n{where}\n\n"
+        "Please send that file to the RareSight team. Your images were not changed."
+    )
+    return _message_box(parent, QMessageBox.Icon.Critical, "RareSight: unexpected error", text)
+
+
+def show_about(parent: QWidget | None, version: str, log_file: Path | None) -> QMessageBox:
+    text = (
+        f"<h3>RareSight {version}</h3>"
+        "<p>Few-shot diagnosis of rare diseases from medical images, offline, on your own machine.</p>"
+        f"<p><b>{RESEARCH_NOTICE}.</b></p>"
+        f"<p>Qt for Python {pyside_version}<br>Log file: {log_file or 'not available'}</p>"
+    )
+    box = _message_box(parent, QMessageBox.Icon.Information, "About RareSight", text)
+    box.setTextFormat(Qt.TextFormat.RichText)
+    return box
