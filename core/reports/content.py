@@ -1,0 +1,83 @@
+"""What a report shows, as plain values; the HTML and PDF renderers only lay it out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.scoring.records import ScoreRow
+
+NOTICE = "Research use only, not for clinical diagnosis."
+
+
+@dataclass(frozen=True)
+class SupportExample:
+    """A labelled image that drove a prediction: the nearest of its class to the case."""
+
+    class_name: str
+    content_hash: str
+    thumbnail_png: bytes
+    similarity: float
+
+
+@dataclass(frozen=True)
+class ClassQuality:
+    """Leave-one-out accuracy of one class of the support set, with its 95% interval."""
+
+    class_name: str
+    examples: int
+    accuracy: float | None
+    ci_low: float
+    ci_high: float
+    warning: str = ""
+
+
+@dataclass(frozen=True)
+class ReliabilityBin:
+    """Calibration check: among predictions with this mean confidence, the share that were right."""
+
+    confidence: float
+    accuracy: float
+    count: int
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    backbone: str
+    backbone_hash: str
+    model_version: int
+    support_hashes: dict[str, list[str]]
+    adaptation: dict[str, Any]
+    calibration: dict[str, Any]
+    reliability_source: str = ""
+
+
+@dataclass(frozen=True)
+class CaseReport:
+    """One image: how it was displayed, what the model said, and the examples behind it.
+
+    ``label`` names the case in the report: a hash prefix by default, never a patient identifier
+    unless the user asked for identifiers.
+    """
+
+    row: ScoreRow
+    label: str
+    image_png: bytes
+    support: list[SupportExample] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReportContent:
+    title: str
+    generated_at: str
+    coverage: float
+    model_card: ModelCard
+    quality: list[ClassQuality]
+    reliability: list[ReliabilityBin]
+    cases: list[CaseReport]
+    synthetic_data: bool = False
+    notice: str = NOTICE
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.model_card.support_hashes)

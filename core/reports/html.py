@@ -1,0 +1,52 @@
+"""Self-contained HTML reports: one file, images inlined, rendered with Jinja2 (autoescaped)."""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+
+from core.reports.charts import probability_chart, reliability_diagram
+from core.reports.content import ReportContent
+
+
+def data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _template() -> jinja2.Template:
+    text = resources.files("resources").joinpath("report.html.j2").read_text(encoding="utf-8")
+    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    return environment.from_string(text)
+
+
+def batch_summary(content: ReportContent) -> list[tuple[str, int]]:
+    counts = Counter("none of these" if case.row.none_of_these else str(case.row.predicted_class) for case in content.cases)
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def render_html(content: ReportContent) -> str:
+    cases = [
+        {
+            "row": case.row,
+            "label": case.label,
+            "image": data_uri(case.image_png),
+            "chart": data_uri(probability_chart(case.row.probabilities, case.row.prediction_set)),
+            "support": [{"class_name": s.class_name, "similarity": s.similarity, "image": data_uri(s.thumbnail_png)} for s in case.support],
+        }
+        for case in content.cases
+    ]
+    return _template().render(
+        content=content,
+        cases=cases,
+        summary=batch_summary(content) if len(content.cases) > 1 else [],
+        reliability=data_uri(reliability_diagram(content.reliability)),
+    )
+
+
+def write_html(content: ReportContent, path: Path) -> Path:
+    path.write_text(render_html(content), encoding="utf-8")
+    return path
