@@ -85,7 +85,9 @@ def bare_pillow(path: Path) -> object:
         return np.asarray(image)
 
 
-def compare(name: str, files: list[Path], ours: Callable[[Path], object], baseline: Callable[[Path], object], min_reads: int) -> dict[str, object]:
+def compare(
+    name: str, files: list[Path], ours: Callable[[Path], object], baseline: Callable[[Path], object], min_reads: int
+) -> dict[str, object]:
     base = rate(baseline, files, min_reads)
     mine = rate(ours, files, min_reads)
     return {

@@ -11,7 +11,17 @@ import pytest
 from PIL import Image
 
 from core.demo import render_cell
-from core.reports import CaseReport, ClassQuality, ModelCard, ReliabilityBin, ReportContent, SupportExample, render_html, write_html, write_pdf
+from core.reports import (
+    CaseReport,
+    ClassQuality,
+    ModelCard,
+    ReliabilityBin,
+    ReportContent,
+    SupportExample,
+    render_html,
+    write_html,
+    write_pdf,
+)
 from core.scoring.records import NearestSupport, ScoreRow
 
 
@@ -23,11 +33,26 @@ def png(kind: str, seed: int) -> bytes:
 
 def content(classes: tuple[str, ...] = ("sickle cell", "target cell")) -> ReportContent:
     rows = [
-        ScoreRow("/x/a.png", "a" * 64, 0, classes[0], {classes[0]: 0.83, classes[1]: 0.17}, (classes[0],), False, {classes[0]: NearestSupport("c" * 64, "", 0.91)}, 2),
+        ScoreRow(
+            "/x/a.png",
+            "a" * 64,
+            0,
+            classes[0],
+            {classes[0]: 0.83, classes[1]: 0.17},
+            (classes[0],),
+            False,
+            {classes[0]: NearestSupport("c" * 64, "", 0.91)},
+            2,
+        ),
         ScoreRow("/x/b.png", "b" * 64, 0, None, {classes[0]: 0.55, classes[1]: 0.45}, (), True, {}, 2),
     ]
     cases = [
-        CaseReport(row, row.content_hash[:12], png("sickle cell", i), [SupportExample(c, "c" * 64, png("discocyte", j), 0.91 - 0.2 * j) for j, c in enumerate(classes)])
+        CaseReport(
+            row,
+            row.content_hash[:12],
+            png("sickle cell", i),
+            [SupportExample(c, "c" * 64, png("discocyte", j), 0.91 - 0.2 * j) for j, c in enumerate(classes)],
+        )
         for i, row in enumerate(rows)
     ]
     card = ModelCard("efficientnet_lite0", "f" * 64, 2, {c: ["c" * 64, "d" * 64] for c in classes}, {"mode": "auto"}, {"temperature": 12.5})
