@@ -15,6 +15,8 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 from app.gui import settings
 
 RESEARCH_NOTICE = "Research use only, not for clinical diagnosis"
+# Parentless boxes are owned by nobody in C++: keep them alive here until they close.
+_unparented: set[QMessageBox] = set()
 IMAGE_FILTER = "Images (*.dcm *.dicom *.dic *.ima *.png *.jpg *.jpeg *.tif *.tiff *.bmp);;All files (*)"
 
 
@@ -39,6 +41,9 @@ def _message_box(parent: QWidget | None, icon: QMessageBox.Icon, title: str, tex
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     box.setWindowModality(Qt.WindowModality.WindowModal if parent is not None else Qt.WindowModality.ApplicationModal)
+    if parent is None:
+        _unparented.add(box)
+        box.finished.connect(lambda *_: _unparented.discard(box))
     box.open()
     return box
 

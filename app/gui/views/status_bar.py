@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Slot
-from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
+from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStatusBar, QWidget
 
 from app.gui.views.dialogs import RESEARCH_NOTICE
 from app.gui.views.image_canvas import HINT
@@ -15,6 +15,10 @@ class StatusBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.hint = QLabel(HINT, self)
+        self.hint.setToolTip(HINT)
+        # The hint may be clipped on a narrow window; it must not set the window's minimum width.
+        self.hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.hint.setMinimumWidth(0)
         self.pixel = QLabel("", self)
         self.progress = QProgressBar(self)
         self.progress.setRange(0, 1000)
