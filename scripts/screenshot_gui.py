@@ -73,6 +73,7 @@ def main(argv: list[str]) -> int:
         window.library.select_path(str(ct))
         wait_until(app, lambda: window.viewer_model.image is not None and Path(window.viewer_model.image.path).name == ct.name)
         wait_until(app, lambda: not window.viewer_model.loading)
+        window.status.clearMessage()  # show the mouse hint rather than the "Read 6 images" message
         out.parent.mkdir(parents=True, exist_ok=True)
         if not window.grab().save(str(out)):
             print(f"could not write {out}", file=sys.stderr)

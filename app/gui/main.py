@@ -65,8 +65,11 @@ def _active_window() -> QWidget | None:
 
 def _thread_excepthook(args: threading.ExceptHookArgs) -> None:
     """Plain Python threads: log only (no widgets off the GUI thread)."""
-    exc_info = (args.exc_type, args.exc_value, args.exc_traceback)
-    log.critical("Unexpected error in thread %s", getattr(args.thread, "name", "?"), exc_info=exc_info)
+    name = getattr(args.thread, "name", "?")
+    if args.exc_value is None:
+        log.critical("Unexpected %s in thread %s", args.exc_type.__name__, name)
+        return
+    log.critical("Unexpected error in thread %s", name, exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
 
 
 def _qt_message_handler(mode: QtMsgType, context: QMessageLogContext, message: str) -> None:

@@ -38,7 +38,7 @@ class MainWindow(QMainWindow):
         for widget, stretch in ((self.library, 0), (self.viewer, 1), (self.metadata, 0)):
             self.splitter.addWidget(widget)
             self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
-        self.splitter.setSizes([330, 700, 250])
+        self.splitter.setSizes([330, 650, 300])
         self.setCentralWidget(self.splitter)
         self._make_actions()
         self._connect()
@@ -49,9 +49,9 @@ class MainWindow(QMainWindow):
         return {"main": self.splitter, "library": self.library.splitter}
 
     def _make_actions(self) -> None:
-        self.open_files_action = QAction("Open images…", self, shortcut=QKeySequence.StandardKey.Open)
+        self.open_files_action = QAction("Open images…", self, shortcut=QKeySequence(QKeySequence.StandardKey.Open))
         self.open_folder_action = QAction("Open folder…", self, shortcut=QKeySequence("Ctrl+Shift+O"))
-        self.quit_action = QAction("Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        self.quit_action = QAction("Quit", self, shortcut=QKeySequence(QKeySequence.StandardKey.Quit))
         self.about_action = QAction("About RareSight", self)
         self.open_folder_action.setToolTip("Open every image in a folder and its subfolders")
         file_menu = self.menuBar().addMenu("&File")
@@ -96,7 +96,7 @@ class MainWindow(QMainWindow):
 
     @Slot(int, int)
     def _on_load_finished(self, readable: int, unreadable: int) -> None:
-        self.status.showMessage(f"Read {readable} image(s); {unreadable} file(s) could not be read.", 8000)
+        self.status.showMessage(f"Read {readable} image(s); {unreadable} file(s) could not be read.", 4000)
 
     @Slot(int, int)
     def _on_hover(self, x: int, y: int) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
-from PySide6.QtGui import QPixmap
+from PySide6.QtGui import QIcon, QPixmap
 
 from app.gui.qimage import to_qimage
 from app.gui.services import LoadedFile, UnreadableFile
@@ -22,7 +22,7 @@ class ThumbnailModel(QAbstractListModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._files: list[LoadedFile] = []
-        self._pixmaps: list[QPixmap] = []
+        self._icons: list[QIcon] = []
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 -- Qt's signature
         return 0 if parent.isValid() else len(self._files)
@@ -34,7 +34,7 @@ class ThumbnailModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return item.name
         if role == Qt.ItemDataRole.DecorationRole:
-            return self._pixmaps[index.row()]
+            return self._icons[index.row()]
         if role == Qt.ItemDataRole.ToolTipRole:
             frames = f", {item.n_frames} frames" if item.n_frames > 1 else ""
             return f"{item.path}\n{item.modality or 'image'} {item.width} × {item.height}{frames}"
@@ -47,13 +47,16 @@ class ThumbnailModel(QAbstractListModel):
         row = len(self._files)
         self.beginInsertRows(QModelIndex(), row, row)
         self._files.append(item)
-        self._pixmaps.append(QPixmap.fromImage(to_qimage(item.thumbnail)))
+        pixmap = QPixmap.fromImage(to_qimage(item.thumbnail))
+        icon = QIcon(pixmap)
+        icon.addPixmap(pixmap, QIcon.Mode.Selected)  # no selection tint over a medical image
+        self._icons.append(icon)
         self.endInsertRows()
 
     def clear(self) -> None:
         self.beginResetModel()
         self._files.clear()
-        self._pixmaps.clear()
+        self._icons.clear()
         self.endResetModel()
 
     def path_at(self, row: int) -> str:
@@ -90,6 +93,8 @@ class FailureModel(QAbstractTableModel):
             return item.name if index.column() == 0 else item.reason
         if role == Qt.ItemDataRole.ToolTipRole:
             return item.message
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop
         if role == PATH_ROLE:
             return item.path
         return None

@@ -135,15 +135,17 @@ class ViewerViewModel(QObject):
 
     @Slot(object)
     def _on_loaded(self, loaded: object) -> None:
-        image, new_file = loaded  # type: ignore[misc]
-        assert isinstance(image, MedicalImage)
+        if not isinstance(loaded, tuple) or not isinstance(loaded[0], MedicalImage):
+            return
+        image: MedicalImage = loaded[0]
+        new_file = bool(loaded[1])
         self._image = image
         self._presets = services.window_presets(image)
         if new_file or not self._user_window or image.is_color:
             self._window = image.default_window
             self._user_window = False
         self._rendered = None
-        self.imageChanged.emit(image, bool(new_file))
+        self.imageChanged.emit(image, new_file)
         self.windowChanged.emit(self._window)
 
     @Slot(object)

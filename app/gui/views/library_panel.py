@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, QModelIndex, QSize, Qt, Signal, Slot
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QListView, QSplitter, QTreeView, QVBoxLayout, QWidget
+from PySide6.QtCore import QItemSelection, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QListView,
+    QSplitter,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.gui.viewmodels.file_models import PATH_ROLE
 from app.gui.viewmodels.library import LibraryViewModel
@@ -36,6 +47,7 @@ class LibraryPanel(QWidget):
         self.failures.setWordWrap(True)
         self.failures.setUniformRowHeights(False)
         self.failures.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.failures.setItemDelegate(WrappingDelegate(self.failures))
         self.failures.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.failures.header().setStretchLastSection(True)
         self.grid_title = QLabel(self)
@@ -79,6 +91,27 @@ class LibraryPanel(QWidget):
         readable, unreadable = self._model.thumbnails.rowCount(QModelIndex()), self._model.failures.rowCount(QModelIndex())
         self.grid_title.setText(f"<b>Images</b> ({readable})")
         self.failures_title.setText(f"<b>Could not be read</b> ({unreadable})")
+
+
+class WrappingDelegate(QStyledItemDelegate):
+    """Rows tall enough for their text wrapped to the column width (the reason is a sentence)."""
+
+    def __init__(self, view: QTreeView) -> None:
+        super().__init__(view)
+        self._view = view
+        self._relayout = QTimer(self, singleShot=True, interval=0)
+        self._relayout.timeout.connect(view.doItemsLayout)
+        view.header().sectionResized.connect(self._relayout.start)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        hint = super().sizeHint(option, index)
+        width = self._view.columnWidth(index.column()) - 8
+        if width <= 0:
+            return hint
+        bounds = QRect(0, 0, width, 100_000)
+        text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
+        height = option.fontMetrics.boundingRect(bounds, Qt.TextFlag.TextWordWrap, text).height() + 6
+        return QSize(hint.width(), max(hint.height(), height))
 
 
 def _titled(title: QLabel, body: QWidget) -> QWidget:

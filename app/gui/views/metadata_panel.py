@@ -57,7 +57,8 @@ class MetadataPanel(QTableWidget):
 
     def values(self) -> dict[str, str]:
         """Field -> value as shown (for tests and copy)."""
-        return {self.item(row, 0).text(): self.item(row, 1).text() for row in range(self.rowCount())}
+        cells = [(self.item(row, 0), self.item(row, 1)) for row in range(self.rowCount())]
+        return {field.text(): value.text() for field, value in cells if field is not None and value is not None}
 
 
 def _text(value: Any) -> str:

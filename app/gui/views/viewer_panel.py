@@ -24,7 +24,7 @@ class ViewerPanel(QWidget):
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.presets = QComboBox(self)
         self.presets.setPlaceholderText("Custom window")
-        self.presets.setMinimumContentsLength(22)
+        self.presets.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.presets.setToolTip("Window presets: the file's own windows, CT presets for CT, full range")
         self.window_label = QLabel(services.describe_window(None), self)
         self.frame_slider = QSlider(Qt.Orientation.Horizontal, self)
@@ -67,6 +67,7 @@ class ViewerPanel(QWidget):
             self.presets.addItem(f"{preset.name} ({services.describe_window(preset)})")
         self.presets.blockSignals(False)
         self.presets.setEnabled(not image.is_color and bool(self._model.presets))
+        self.presets.setPlaceholderText("None: colour image" if image.is_color else "Custom window")
         self._set_frames(image)
         if new_file:
             self.canvas.fit()  # the pixels follow with windowChanged
