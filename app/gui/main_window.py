@@ -14,6 +14,7 @@ from app.gui import settings
 from app.gui.viewmodels.library import LibraryViewModel
 from app.gui.viewmodels.viewer import ViewerViewModel
 from app.gui.views import dialogs
+from app.gui.views.file_drop import FileDropFilter
 from app.gui.views.library_panel import LibraryPanel
 from app.gui.views.metadata_panel import MetadataPanel
 from app.gui.views.status_bar import StatusBar
@@ -40,6 +41,9 @@ class MainWindow(QMainWindow):
             self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
         self.splitter.setSizes([330, 650, 300])
         self.setCentralWidget(self.splitter)
+        self.drops = FileDropFilter(self)
+        self.installEventFilter(self.drops)
+        self.setAcceptDrops(True)
         self._make_actions()
         self._connect()
         self.resize(1280, 800)
@@ -78,6 +82,7 @@ class MainWindow(QMainWindow):
         self.viewer_model.errorOccurred.connect(self.show_error)
         self.viewer_model.imageChanged.connect(self.metadata.show_image)
         self.viewer.canvas.hovered.connect(self._on_hover)
+        self.drops.pathsDropped.connect(self.open_paths)
 
     def open_paths(self, paths: Sequence[str | os.PathLike[str]]) -> None:
         """Open files and folders (folders with their subfolders) in the library."""

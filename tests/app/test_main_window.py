@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QWheelEvent
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QWheelEvent
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
@@ -186,3 +187,26 @@ def test_about_box_carries_research_notice(qtbot: QtBot, window: MainWindow) -> 
     assert boxes and "Research use only, not for clinical diagnosis" in boxes[0].text()
     boxes[0].reject()
     assert "Research use only" in window.status.notice.text() and window.status.notice.isVisible()
+
+
+def test_dropping_a_folder_opens_it(qtbot: QtBot, window: MainWindow, image_folder: ImageFolder) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(image_folder.root))])
+    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(QPointF(50, 50), *args)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    with qtbot.waitSignal(window.library_model.loadFinished, timeout=TIMEOUT_MS) as blocker:
+        QApplication.sendEvent(window, QDropEvent(QPointF(50, 50), *args))
+    assert blocker.args == [4, 2]
+
+
+def test_status_bar_shows_the_value_under_the_cursor(qtbot: QtBot, window: MainWindow, image_folder: ImageFolder) -> None:
+    load(qtbot, window, image_folder.root)
+    click_thumbnail(qtbot, window, image_folder.ct)
+    canvas, image = window.viewer.canvas, window.viewer_model.image
+    assert image is not None
+    center = canvas.rect().center()
+    QTest.mouseMove(canvas, center)
+    x, y = canvas.image_point(center.toPointF())
+    assert window.status.pixel.text() == f"x {x}, y {y}: {image.pixels[y, x]:.0f} HU"
