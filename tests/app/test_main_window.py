@@ -129,6 +129,11 @@ def test_frame_slider_loads_other_frames(qtbot: QtBot, window: MainWindow, image
     assert model.window == chosen  # the user's window survives a frame change
     np.testing.assert_array_equal(window.viewer.canvas.shown_pixels(), model.image.render(chosen))
 
+    for frame in range(15):  # scrubbing: each new frame request replaces the one still queued
+        slider.setValue(frame)
+    qtbot.waitUntil(lambda: model.image is not None and model.image.frame == 14 and not model.loading, timeout=TIMEOUT_MS)
+    assert window.viewer.frame_label.text() == "Frame 15 / 15"
+
 
 def test_single_frame_hides_slider_and_png_has_full_range_only(qtbot: QtBot, window: MainWindow, image_folder: ImageFolder) -> None:
     load(qtbot, window, image_folder.root)
