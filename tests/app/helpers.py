@@ -40,12 +40,19 @@ def click_thumbnail(qtbot: QtBot, window: MainWindow, path: Path) -> None:
     qtbot.waitUntil(shown, timeout=TIMEOUT_MS)
 
 
-def drag(widget: object, button: Qt.MouseButton, start: QPoint, offset: QPoint, steps: int = 4) -> None:
+def drag(
+    widget: object,
+    button: Qt.MouseButton,
+    start: QPoint,
+    offset: QPoint,
+    steps: int = 4,
+    modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier,
+) -> None:
     """Press, move in ``steps`` and release: a real mouse drag."""
-    QTest.mousePress(widget, button, Qt.KeyboardModifier.NoModifier, start)  # type: ignore[arg-type]
+    QTest.mousePress(widget, button, modifiers, start)  # type: ignore[arg-type]
     for step in range(1, steps + 1):
         QTest.mouseMove(widget, start + offset * (step / steps))  # type: ignore[arg-type]
-    QTest.mouseRelease(widget, button, Qt.KeyboardModifier.NoModifier, start + offset)  # type: ignore[arg-type]
+    QTest.mouseRelease(widget, button, modifiers, start + offset)  # type: ignore[arg-type]
 
 
 def message_boxes() -> list[QMessageBox]:

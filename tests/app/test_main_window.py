@@ -78,6 +78,10 @@ def test_window_level_drag_changes_what_the_viewer_shows(qtbot: QtBot, window: M
     np.testing.assert_array_equal(canvas.shown_pixels(), image.render(model.window))
     assert window.viewer.presets.currentIndex() == -1  # a custom window, no preset matches
 
+    width = model.window.width  # Shift + left drag does the same on a one-button trackpad
+    drag(canvas, Qt.MouseButton.LeftButton, center, QPoint(-50, 0), modifiers=Qt.KeyboardModifier.ShiftModifier)
+    assert model.window.width == pytest.approx(width - 50 * step)
+
 
 def test_ct_presets_and_metadata_without_patient_identifiers(qtbot: QtBot, window: MainWindow, image_folder: ImageFolder) -> None:
     load(qtbot, window, image_folder.root)
