@@ -1,0 +1,142 @@
+"""``raresight project``: create a project file, import and label images, check and relink it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from core.store import Project
+
+EPILOG = """exit status:
+  0  done; for verify: no findings
+  1  done, but some files could not be read or matched no image (add, label), images are still
+     missing (relink), or verify found problems (listed one per line)
+  2  the project could not be opened, created or written (the message says why and what to do)"""
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "project",
+        help="create, fill, label, check and relink a project file",
+        description="A project is one .raresight file holding images (referenced by path), classes, labels, "
+        "model versions, predictions and a tamper-evident audit log.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def add(name: str, help_text: str, run: Any) -> argparse.ArgumentParser:
+        sub = actions.add_parser(
+            name, help=help_text, description=help_text, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+        sub.add_argument("project", metavar="P", type=Path, help="the project file (.raresight)")
+        sub.set_defaults(run=run)
+        return sub
+
+    add("create", "create a new, empty project file", run_create).add_argument("--user", help="who is working (default: login name)")
+    sub = add("add", "import image files (referenced, not copied, unless --embed)", run_add)
+    sub.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    sub.add_argument("--class", dest="class_name", metavar="C", help="label the imported images as class C")
+    sub.add_argument("--recursive", "-r", action="store_true", help="descend into subfolders")
+    sub.add_argument("--embed", action="store_true", help="store copies of the files inside the project (portable, larger)")
+    sub.add_argument("--user", help="who is working (default: login name)")
+    sub = add("label", "label images of the project (given by their files) as one class", run_label)
+    sub.add_argument("--class", dest="class_name", metavar="C", required=True, help="the class (added when new)")
+    sub.add_argument("paths", nargs="+", metavar="PATH", help="image files already in the project (matched by path, else by content)")
+    sub.add_argument("--note", default="", help="a note kept with the labels and in the audit log")
+    sub.add_argument("--user", help="who is working (default: login name)")
+    add("undo", "undo the latest labelling step", run_undo).add_argument("--user", help="who is working (default: login name)")
+    add("redo", "redo the labelling step undone last", run_redo).add_argument("--user", help="who is working (default: login name)")
+    add("info", "counts: images, labelled images, images per class, model version", run_info).add_argument(
+        "--json", action="store_true", help="print one JSON object"
+    )
+    sub = add("verify", "check the file, the audit chain, labels, model states and image files", run_verify)
+    sub.add_argument("--quick", action="store_true", help="check image files by size only, without hashing them")
+    sub.add_argument("--json", action="store_true", help="print the findings as a JSON list")
+    sub = add("relink", "find moved image files again, by content, in FOLDER and its subfolders", run_relink)
+    sub.add_argument("folder", metavar="FOLDER", type=Path, help="where the image files are now")
+    sub.add_argument("--user", help="who is working (default: login name)")
+
+
+def run_create(args: argparse.Namespace) -> int:
+    with Project.create(args.project, actor=args.user) as project:
+        print(f"created {project.path}")
+    return 0
+
+
+def run_add(args: argparse.Namespace) -> int:
+    with Project.open(args.project, actor=args.user) as project:
+        report = project.add_images(args.paths, recursive=args.recursive, class_name=args.class_name, embed=args.embed)
+    for _, message in report.failed:
+        print(f"FAIL  {message}")
+    summary = f"added {len(report.added)} image(s), {len(report.duplicates)} already in the project, {len(report.failed)} could not be read"
+    if args.class_name:
+        summary += f"; {report.labelled} labelled as {args.class_name!r}"
+    print(summary)
+    return 1 if report.failed or not (report.added or report.duplicates) else 0
+
+
+def run_label(args: argparse.Namespace) -> int:
+    with Project.open(args.project, actor=args.user) as project:
+        found, unknown = project.find_images(args.paths)
+        for path in unknown:
+            print(f"FAIL  {path}: not an image of this project; add it first with 'raresight project add'")
+        ids = [image_id for ids in found.values() for image_id in ids]
+        step = project.label(ids, args.class_name, note=args.note) if ids else None
+    changed = 0 if step is None else step.n_labels
+    print(f"labelled {changed} image(s) as {args.class_name!r} ({len(ids) - changed} already were); {len(unknown)} path(s) not found")
+    return 1 if unknown else 0
+
+
+def run_undo(args: argparse.Namespace) -> int:
+    with Project.open(args.project, actor=args.user) as project:
+        step = project.undo()
+    print("nothing to undo" if step is None else f"{step.description} ({step.n_labels} label(s))")
+    return 0
+
+
+def run_redo(args: argparse.Namespace) -> int:
+    with Project.open(args.project, actor=args.user) as project:
+        step = project.redo()
+    print("nothing to redo" if step is None else f"{step.description} ({step.n_labels} label(s))")
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    with Project.open(args.project, readonly=True) as project:
+        info = project.info()
+    if args.json:
+        print(json.dumps(info.to_dict(), indent=1))
+        return 0
+    print(f"project        {info.path} (schema {info.schema_version}, created {info.created_at})")
+    print(f"images         {info.images} ({info.embedded_images} embedded)")
+    print(f"labelled       {info.labelled_images}")
+    for name, count in info.classes.items():
+        print(f"  {name:<12} {count}")
+    print(f"model version  {info.model_version if info.model_version is not None else '-'}")
+    print(f"predictions    {info.predictions}")
+    print(f"audit entries  {info.audit_entries}")
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    with Project.open(args.project, readonly=True) as project:
+        findings = project.verify(hash_files=not args.quick)
+    if args.json:
+        print(json.dumps([{"kind": f.kind, "message": f.message, "row_id": f.row_id} for f in findings], indent=1))
+    else:
+        for finding in findings:
+            print(f"FAIL  {finding}")
+        print(f"{args.project}: {'ok' if not findings else f'{len(findings)} problem(s)'}")
+    return 1 if findings else 0
+
+
+def run_relink(args: argparse.Namespace) -> int:
+    with Project.open(args.project, actor=args.user) as project:
+        report = project.relink(args.folder)
+    print(f"relinked {len(report.relinked)} image(s) ({report.files_scanned} file(s) looked at); {len(report.still_missing)} still missing")
+    for image_id in report.still_missing:
+        print(f"MISSING  image {image_id}")
+    return 1 if report.still_missing else 0

@@ -1,0 +1,262 @@
+"""Crash safety of the project file: SIGKILL a writer at random moments, reopen, check nothing is lost.
+
+A child process opens (or creates) a project and loops forever over an import-and-label run: it
+imports the images not yet in the project in small batches, then labels random images with random
+classes, undoes and redoes steps, and saves model states and predictions. After each commit it prints
+one JSON line saying what it committed, and flushes. The parent kills the child with SIGKILL at a random
+moment (usually while it is writing, sometimes while it starts or opens the file), reads everything
+the child reported, reopens the project as the application would (SQLite recovers the WAL) and checks:
+
+- every committed change the child reported is there, with the values it reported;
+- nothing is half-written: PRAGMA integrity_check and foreign_key_check are clean, and every
+  labelling step has all of its label rows (``Project.verify`` checks both);
+- ``Project.verify`` finds nothing at all (audit chain, labels against audit rows, model hashes, files).
+
+Usage::
+
+    .venv/bin/python bench/crash_store.py --kills 200 --files 300 --out bench/results/crash_store.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.store import ModelState, PredictionRecord, Project, encode_safetensors
+
+CLASSES = ("sarcoidosis", "histiocytosis", "normal", "other")
+
+
+def make_images(folder: Path, count: int, seed: int) -> list[Path]:
+    """``count`` small PNGs with distinct content."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for index in range(count):
+        path = folder / f"img_{index:05d}.png"
+        if not path.exists():
+            Image.fromarray(rng.integers(0, 256, (24, 24), dtype=np.uint8)).save(path)
+        paths.append(path)
+    return paths
+
+
+# -- the child: writes until it is killed --------------------------------------------------------
+
+
+def _say(tag: str, **fields: Any) -> None:
+    sys.stdout.write(json.dumps({"t": tag, **fields}) + "\n")
+    sys.stdout.flush()
+
+
+def child(project_path: Path, folder: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    project = Project.create(project_path, actor="crash") if not project_path.exists() else Project.open(project_path, actor="crash")
+    _say("ready")
+    known = {Path(r.path).name for r in project.images()}
+    todo = sorted(p for p in folder.iterdir() if p.name not in known)
+    rng.shuffle(todo)
+    for start in range(0, len(todo), 8):
+        batch = todo[start : start + 8]
+        report = project.add_images(batch, class_name=rng.choice(CLASSES), batch_size=8)
+        records = [project.image(i) for i in report.added]
+        _say("images", images=[[r.id, r.content_hash] for r in records if r is not None])
+    ids = [r.id for r in project.images() if r.id is not None]
+    while True:
+        roll = rng.random()
+        if roll < 0.70:
+            chosen = rng.sample(ids, min(len(ids), rng.randint(1, 6)))
+            step = project.label(chosen, rng.choice((*CLASSES, None)))
+        elif roll < 0.82:
+            step = project.undo()
+        elif roll < 0.92:
+            step = project.redo()
+        else:
+            _save_model(project, rng, ids)
+            continue
+        if step is not None:
+            _say("step", step=step.id, kind=step.kind, n=step.n_labels, labels=_step_labels(project, step.id))
+
+
+def _step_labels(project: Project, step_id: int) -> list[list[Any]]:
+    # Read back through a second query: what the child reports is what was committed.
+    conn = sqlite3.connect(f"file:{project.path}?mode=ro", uri=True)
+    try:
+        rows = conn.execute(
+            "SELECT l.image_id, c.name FROM labels l LEFT JOIN classes c ON c.id = l.class_id WHERE l.step_id = ? ORDER BY l.id", (step_id,)
+        ).fetchall()
+    finally:
+        conn.close()
+    return [list(r) for r in rows]
+
+
+def _save_model(project: Project, rng: random.Random, ids: list[int]) -> None:
+    gen = np.random.default_rng(rng.randrange(1 << 30))
+    prototypes = gen.standard_normal((len(CLASSES), 16)).astype(np.float32)
+    weights = encode_safetensors({"head.weight": gen.standard_normal((4, 16)).astype(np.float32)})
+    state = ModelState("tiny-test", "0" * 64, prototypes, CLASSES, temperature=1.5, adapted_weights=weights, settings={"steps": 3})
+    version = project.save_model_state(state)
+    _say("model", version=version, prototypes_sum=float(prototypes.sum()))
+    chosen = rng.sample(ids, min(len(ids), 20))
+    records = [PredictionRecord(i, {c: 0.25 for c in CLASSES}, (CLASSES[0],), CLASSES[0], 0.25) for i in chosen]
+    project.add_predictions(version, records)
+    _say("predictions", version=version, n=len(records))
+
+
+# -- the parent: kills, reopens, checks -------------------------------------------------------------
+
+
+class Reader(threading.Thread):
+    """Collects the child's JSON lines as they arrive (and the rest after the kill)."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(daemon=True)
+        self.stream = stream
+        self.lines: list[dict[str, Any]] = []
+        self.ready = threading.Event()
+
+    def run(self) -> None:
+        for raw in self.stream:
+            try:
+                item = json.loads(raw)
+            except json.JSONDecodeError:
+                continue  # a line cut by the kill is not a report
+            self.lines.append(item)
+            if item.get("t") == "ready":
+                self.ready.set()
+
+
+def check(project_path: Path, reported: dict[str, dict[Any, Any]]) -> list[str]:
+    """Everything wrong after reopening: lost reported changes, half-written data, verify findings."""
+    problems: list[str] = []
+    with Project.open(project_path, actor="checker") as project:
+        images = {r.id: r.content_hash for r in project.images()}
+        for image_id, content_hash in reported["images"].items():
+            if images.get(image_id) != content_hash:
+                problems.append(f"reported image {image_id} is missing or changed")
+        conn = sqlite3.connect(f"file:{project_path}?mode=ro", uri=True)
+        try:
+            for step_id, (kind, labels) in reported["steps"].items():
+                rows = conn.execute(
+                    "SELECT s.kind, l.image_id, c.name FROM steps s JOIN labels l ON l.step_id = s.id "
+                    "LEFT JOIN classes c ON c.id = l.class_id WHERE s.id = ? ORDER BY l.id",
+                    (step_id,),
+                ).fetchall()
+                if [[r[1], r[2]] for r in rows] != labels or any(r[0] != kind for r in rows):
+                    problems.append(f"reported step {step_id} is missing or differs")
+        finally:
+            conn.close()
+        for version, prototypes_sum in reported["models"].items():
+            state = project.model_state(version)
+            if state is None or abs(float(state.prototypes.sum()) - prototypes_sum) > 1e-3:
+                problems.append(f"reported model version {version} is missing or differs")
+        problems += [str(f) for f in project.verify()]
+    return problems
+
+
+def _collect(lines: list[dict[str, Any]], reported: dict[str, dict[Any, Any]]) -> int:
+    count = 0
+    for item in lines:
+        if item["t"] == "images":
+            reported["images"].update({int(i): h for i, h in item["images"]})
+            count += len(item["images"])
+        elif item["t"] == "step":
+            reported["steps"][int(item["step"])] = (item["kind"], item["labels"])
+            count += 1
+        elif item["t"] == "model":
+            reported["models"][int(item["version"])] = item["prototypes_sum"]
+            count += 1
+    return count
+
+
+def run(kills: int = 200, files: int = 300, workdir: Path | None = None, seed: int = 0, max_delay: float = 0.5) -> dict[str, Any]:
+    """Kill the child ``kills`` times; returns figures and every problem found (none expected)."""
+    root = Path(workdir or tempfile.mkdtemp(prefix="crash_store_"))
+    folder = root / "images"
+    make_images(folder, files, seed)
+    project_path = root / "crash.raresight"
+    rng = random.Random(seed)
+    reported: dict[str, dict[Any, Any]] = {"images": {}, "steps": {}, "models": {}}
+    failures: list[dict[str, Any]] = []
+    kills_while_writing = commits = 0
+    started = time.perf_counter()
+    for attempt in range(kills):
+        proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--child", str(project_path), str(folder), str(seed * 100_000 + attempt)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        reader = Reader(proc.stdout)
+        reader.start()
+        # One kill in eight lands while the child starts or opens the file; the rest while it writes.
+        if rng.random() < 0.125:
+            time.sleep(rng.uniform(0.0, 0.6))
+        else:
+            reader.ready.wait(timeout=30)
+            time.sleep(rng.uniform(0.0, max_delay))
+            kills_while_writing += 1
+        if proc.poll() is not None:
+            failures.append({"kill": attempt + 1, "problems": [f"the child stopped by itself (exit status {proc.returncode})"]})
+        else:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        reader.join(timeout=10)
+        commits += _collect(reader.lines, reported)
+        problems = check(project_path, reported) if project_path.exists() else []
+        if problems:
+            failures.append({"kill": attempt + 1, "problems": problems[:10]})
+    with Project.open(project_path, readonly=True) as project:
+        info = project.info().to_dict()
+    return {
+        "kills": kills,
+        "kills_while_writing": kills_while_writing,
+        "reported_commits_checked": commits,
+        "images_reported": len(reported["images"]),
+        "steps_reported": len(reported["steps"]),
+        "model_versions_reported": len(reported["models"]),
+        "final_project": {k: info[k] for k in ("images", "labelled_images", "classes", "model_version", "audit_entries")},
+        "failures": failures,
+        "seconds": round(time.perf_counter() - started, 1),
+        "project_file": str(project_path),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kills", type=int, default=200)
+    parser.add_argument("--files", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-delay", type=float, default=0.5, help="longest wait (s) between the child opening the file and the kill")
+    parser.add_argument("--workdir", type=Path, help="where to put the images and the project (default: a new temporary folder)")
+    parser.add_argument("--out", type=Path, help="write the JSON result here too")
+    parser.add_argument("--child", nargs=3, metavar=("PROJECT", "FOLDER", "SEED"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(Path(args.child[0]), Path(args.child[1]), int(args.child[2]))
+        return 0
+    result = run(args.kills, args.files, args.workdir, args.seed, args.max_delay)
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n", encoding="utf-8")
+    return 0 if not result["failures"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""``verify``: everything that can be checked about a project without changing it.
+
+SQLite integrity and foreign keys, the schema, the audit hash chain, that every label row matches
+the audit row written with it and every step is whole, stored model states against their audit
+hashes, and the image files (missing, or changed since import).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from core.store import audit, model, schema
+from core.store.images import file_sha256
+from core.store.records import Finding
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float, str], None]
+
+
+def check_database(conn: sqlite3.Connection) -> list[Finding]:
+    """SQLite's own integrity check, foreign keys, application id, schema version and tables."""
+    findings = [Finding("integrity", f"SQLite integrity check: {msg}") for (msg,) in conn.execute("PRAGMA integrity_check") if msg != "ok"]
+    for table, rowid, parent, _ in conn.execute("PRAGMA foreign_key_check"):
+        findings.append(Finding("integrity", f"{table} row {rowid} refers to a missing {parent} row", rowid))
+    app_id, version = schema.read_versions(conn)
+    if app_id != schema.APPLICATION_ID:
+        findings.append(Finding("schema", f"application id is {app_id:#x}, not a RareSight project"))
+    if version != schema.SCHEMA_VERSION:
+        findings.append(Finding("schema", f"schema version {version}, expected {schema.SCHEMA_VERSION}"))
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    missing = sorted(schema.TABLES - names)
+    if missing:
+        findings.append(Finding("schema", f"missing tables: {', '.join(missing)}"))
+    return findings
+
+
+def check_audit(conn: sqlite3.Connection) -> list[Finding]:
+    problem = audit.verify_chain(conn)
+    return [] if problem is None else [Finding("audit", problem.message, problem.row_id)]
+
+
+def check_labels(conn: sqlite3.Connection) -> list[Finding]:
+    """Every label row has its audit row (same image, class, step, actor, time), and the reverse."""
+    findings: list[Finding] = []
+    names = {int(i): n for i, n in conn.execute("SELECT id, name FROM classes")}
+    recorded: dict[int, tuple[int, dict[str, object]]] = {}
+    for row_id, at, actor, text in conn.execute("SELECT id, at, actor, details FROM audit WHERE action = 'label'"):
+        details = json.loads(text)
+        details["_at"], details["_actor"] = at, actor
+        recorded[int(details["label_id"])] = (int(row_id), details)
+    for label_id, image_id, class_id, previous_id, step_id, actor, at in conn.execute(
+        "SELECT id, image_id, class_id, previous_class_id, step_id, actor, created_at FROM labels ORDER BY id"
+    ):
+        entry = recorded.pop(int(label_id), None)
+        if entry is None:
+            findings.append(Finding("labels", f"label row {label_id} has no audit row (added behind RareSight's back)", label_id))
+            continue
+        d = entry[1]
+        expected = (
+            image_id,
+            names.get(class_id) if class_id is not None else None,
+            names.get(previous_id) if previous_id is not None else None,
+        )
+        if (d["image_id"], d["class"], d["previous"]) != expected or (d["step_id"], d["_actor"], d["_at"]) != (step_id, actor, at):
+            findings.append(Finding("labels", f"label row {label_id} differs from audit row {entry[0]} (it was changed)", label_id))
+    for label_id, (row_id, _) in sorted(recorded.items()):
+        findings.append(Finding("labels", f"label row {label_id} recorded by audit row {row_id} is missing (it was deleted)", label_id))
+    for step_id, n_labels, found in conn.execute(
+        "SELECT s.id, s.n_labels, (SELECT COUNT(*) FROM labels l WHERE l.step_id = s.id) FROM steps s ORDER BY s.id"
+    ):
+        if n_labels != found:
+            findings.append(Finding("labels", f"step {step_id} has {found} of its {n_labels} label rows (half-written)", step_id))
+    return findings
+
+
+def check_images(conn: sqlite3.Connection, hash_files: bool = True, progress: Progress | None = None) -> list[Finding]:
+    """Image files missing or changed since import (embedded copies stand in for missing files)."""
+    findings: list[Finding] = []
+    embedded = {h for (h,) in conn.execute("SELECT content_hash FROM embedded_files")}
+    rows = conn.execute("SELECT id, path, content_hash, size_bytes FROM images ORDER BY id").fetchall()
+    checked: dict[str, str | None] = {}
+    for index, (image_id, path, content_hash, size) in enumerate(rows):
+        if progress is not None and index % 100 == 0:
+            progress(index / max(len(rows), 1), f"checking image files {index}/{len(rows)}")
+        problem = checked.get(path) if path in checked else _file_problem(Path(path), content_hash, int(size), hash_files)
+        checked[path] = problem
+        if problem is not None and content_hash not in embedded:
+            findings.append(Finding("image", f"image {image_id}: {path}: {problem}", int(image_id)))
+    return findings
+
+
+def _file_problem(path: Path, content_hash: str, size: int, hash_files: bool) -> str | None:
+    try:
+        actual = path.stat().st_size
+        if actual != size:
+            return f"changed since import (size {actual} bytes, was {size})"
+        if hash_files and file_sha256(path) != content_hash:
+            return "changed since import (content hash differs)"
+    except FileNotFoundError:
+        return "file missing; if the images were moved, run 'raresight project relink' with their new folder"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    return None
+
+
+def check_embedded(conn: sqlite3.Connection) -> list[Finding]:
+    """Embedded copies whose bytes no longer match their hash."""
+    findings = []
+    for content_hash, data in conn.execute("SELECT content_hash, data FROM embedded_files"):
+        if hashlib.sha256(bytes(data)).hexdigest() != content_hash:
+            findings.append(Finding("image", f"embedded copy {content_hash[:12]}... was changed after it was stored"))
+    return findings
+
+
+def verify(conn: sqlite3.Connection, check_files: bool = True, hash_files: bool = True, progress: Progress | None = None) -> list[Finding]:
+    """Every finding, database first; an empty list means the project is sound."""
+    checks: list[Callable[[], list[Finding]]] = [
+        lambda: check_database(conn),
+        lambda: check_audit(conn),
+        lambda: check_labels(conn),
+        lambda: model.check(conn),
+        lambda: check_embedded(conn),
+    ]
+    if check_files:
+        checks.append(lambda: check_images(conn, hash_files, progress))
+    findings: list[Finding] = []
+    for check in checks:
+        try:
+            findings += check()
+        except sqlite3.DatabaseError as exc:
+            # A damaged file can fail a check outright: report it and go on with the others.
+            findings.append(Finding("integrity", f"could not be checked: {exc}"))
+    log.info("verify: %d finding(s)", len(findings))
+    return findings
