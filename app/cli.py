@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "app.commands.gui",
     "app.commands.demo",
     "app.commands.scan",
+    "app.commands.project",
 )
 
 log = logging.getLogger(__name__)
