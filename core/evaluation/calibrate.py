@@ -1,0 +1,87 @@
+"""Meta-fitting the shipped calibration from development episodes (see resources/fewshot_calibration.json).
+
+Given the :class:`EpisodeRecord` of many episodes per dataset and shot count, fit
+
+- one temperature per shot count (NLL of every query, datasets weighted equally: the geometric
+  mean of the per-dataset fits, so no single dataset dominates);
+- the cumulative-probability threshold at which prediction sets reach each target coverage
+  (with the "none of these" rejection active, as the product uses them);
+- the novelty threshold that rejects about ``false_rejection`` of known queries.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from core.evaluation.runner import EpisodeRecord
+from core.fewshot.calibration import Calibration, fit_temperature, prediction_sets, softmax
+
+COVERAGES = (0.8, 0.85, 0.9, 0.95)
+
+
+def _novelty(logits: np.ndarray, spread: float) -> np.ndarray:  # type: ignore[type-arg]
+    return np.asarray(-logits.max(axis=1) / spread)
+
+
+def fit_calibration(records: Mapping[str, Sequence[EpisodeRecord]], false_rejection: float = 0.02) -> Calibration:
+    """records: dataset name -> episode records (any shot counts)."""
+    by_shots: dict[int, dict[str, list[EpisodeRecord]]] = defaultdict(lambda: defaultdict(list))
+    for name, recs in records.items():
+        for r in recs:
+            by_shots[r.shots][name].append(r)
+    shots = sorted(by_shots)
+    temps = []
+    for k in shots:
+        per_dataset = []
+        for recs in by_shots[k].values():
+            logits = np.concatenate([r.logits for r in recs])
+            targets = np.concatenate([r.targets for r in recs])
+            per_dataset.append(np.log(fit_temperature(logits, targets)))
+        temps.append(float(np.exp(np.mean(per_dataset))))
+    known_novelty = [_novelty(r.logits, r.spread) for recs in records.values() for r in recs]
+    # per-dataset quantile, then the largest: a threshold that rejects few known queries anywhere
+    unknown_threshold = float(
+        max(np.quantile(np.concatenate([_novelty(r.logits, r.spread) for r in recs]), 1 - false_rejection) for recs in records.values())
+    )
+    del known_novelty
+    values = []
+    for cov in COVERAGES:
+        row = []
+        for k, t in zip(shots, temps, strict=True):
+            row.append(_set_threshold(by_shots[k], t, cov, unknown_threshold))
+        values.append(tuple(row))
+    return Calibration(
+        temperature_shots=tuple(float(k) for k in shots),
+        temperature_values=tuple(temps),
+        set_coverages=COVERAGES,
+        set_shots=tuple(float(k) for k in shots),
+        set_values=tuple(values),
+        unknown_threshold=unknown_threshold,
+    )
+
+
+def _set_threshold(datasets: Mapping[str, Sequence[EpisodeRecord]], temperature: float, coverage: float, unknown: float) -> float:
+    """Smallest threshold whose sets cover at least ``coverage`` on every dataset's average (bisection)."""
+
+    def worst_coverage(threshold: float) -> float:
+        covs = []
+        for recs in datasets.values():
+            hits = []
+            for r in recs:
+                sets = prediction_sets(softmax(r.logits / temperature), threshold)
+                rejected = _novelty(r.logits, r.spread) > unknown
+                hits += [(t in s) and not rej for t, s, rej in zip(r.targets, sets, rejected, strict=True)]
+            covs.append(np.mean(hits))
+        return float(np.mean(covs))
+
+    lo, hi = 0.3, 0.99999
+    for _ in range(25):
+        mid = (lo + hi) / 2
+        if worst_coverage(mid) >= coverage:
+            hi = mid
+        else:
+            lo = mid
+    return hi

@@ -1,0 +1,213 @@
+"""Episodic evaluation: embed a dataset once, then run many cheap episodes through the classifier.
+
+report = evaluate(Path("data/rbc"), ways=5, shots=(1, 5), episodes=300, groups="manifest.csv:source_smear")
+report.to_dict()   # the JSON of ``raresight eval``
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from core.embedding import (
+    DEFAULT_BACKBONE,
+    CancelToken,
+    Embedder,
+    EmbeddingCache,
+    EmbeddingResult,
+    ProgressFn,
+    check_cancel,
+    load_backbone,
+    subset,
+)
+from core.embedding.progress import report
+from core.evaluation.dataset import FolderDataset, load_folder_dataset
+from core.evaluation.episodes import Episode, sample_episodes
+from core.evaluation.metrics import auroc, expected_calibration_error, mean_ci95
+from core.fewshot import FeatureConfig, PrototypicalClassifier
+from core.fewshot.calibration import softmax
+
+log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass
+class EpisodeRecord:
+    """Everything one episode produced; enough to recompute any metric or refit the calibration."""
+
+    shots: int
+    ways: int
+    logits: FloatArray  # (n_query, ways) minus squared distances
+    targets: npt.NDArray[np.int64]  # (n_query,) column index of the true class
+    unknown_logits: FloatArray  # (n_unknown, ways)
+    temperature: float
+    spread: float
+    sets: list[list[str]]
+    class_names: list[str]
+    adapt_seconds: float
+    infer_seconds: float
+
+
+@dataclass
+class ShotResult:
+    ways: int
+    shots: int
+    episodes: int
+    accuracy: float
+    accuracy_ci95: float
+    ece: float
+    ece_uncalibrated: float
+    set_coverage: float
+    set_size: float
+    open_set_auroc: float
+    adapt_seconds: float
+    infer_seconds_per_image: float
+
+
+@dataclass
+class EvalReport:
+    dataset: str
+    backbone: str
+    adapt: str
+    results: list[ShotResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dataset": self.dataset, "backbone": self.backbone, "adapt": self.adapt, "results": [asdict(r) for r in self.results]}
+
+
+def embed_dataset(
+    ds: FolderDataset, backbone: str, activations: bool, progress: ProgressFn | None = None, cancel: CancelToken | None = None
+) -> tuple[EmbeddingResult, float]:
+    """All images of ``ds`` (cached on disk) and the measured seconds per image of a fresh embedding."""
+    embedder = Embedder(backbone, flip=FeatureConfig().flip, cache=EmbeddingCache())
+    emb = embedder.embed(ds.files, activations=activations and embedder.backbone.adaptable, progress=progress, cancel=cancel)
+    for message in emb.errors.values():
+        log.warning("skipped, unreadable: %s", message)
+    # per-image embedding cost, measured without the cache on a few images
+    probe = [f for i, f in enumerate(ds.files[:16]) if i not in emb.errors]
+    start = time.perf_counter()
+    Embedder(backbone, flip=embedder.flip, cache=None).embed(probe)
+    return emb, (time.perf_counter() - start) / max(len(probe), 1)
+
+
+def run_episode(clf: PrototypicalClassifier, emb: EmbeddingResult, ds: FolderDataset, ep: Episode, coverage: float) -> EpisodeRecord:
+    names = [ds.classes[c] for c in ep.support_labels]
+    clf.fit(subset(emb, ep.support), names)
+    start = time.perf_counter()
+    logits = clf.decision_function(subset(emb, ep.query))
+    sets = clf._sets(logits, coverage, allow_none=True)
+    infer = (time.perf_counter() - start) / max(len(ep.query), 1)
+    unknown = clf.decision_function(subset(emb, ep.unknown)) if len(ep.unknown) else np.zeros((0, len(clf.classes_)))
+    column = {name: j for j, name in enumerate(clf.classes_)}
+    targets = np.array([column[ds.classes[c]] for c in ep.query_labels], dtype=np.int64)
+    return EpisodeRecord(
+        shots=int(clf.shots_.min()),
+        ways=len(clf.classes_),
+        logits=logits,
+        targets=targets,
+        unknown_logits=unknown,
+        temperature=clf.temperature_,
+        spread=clf._spread,
+        sets=sets,
+        class_names=[str(c) for c in clf.classes_],
+        adapt_seconds=clf.adapt_seconds_,
+        infer_seconds=infer,
+    )
+
+
+def summarise(records: Sequence[EpisodeRecord], ways: int, shots: int, embed_seconds: float) -> ShotResult:
+    accs: list[float] = []
+    aurocs: list[float] = []
+    conf: list[FloatArray] = []
+    conf_raw: list[FloatArray] = []
+    ok: list[npt.NDArray[np.bool_]] = []
+    covered: list[bool] = []
+    sizes: list[int] = []
+    for r in records:
+        proba = softmax(r.logits / r.temperature)
+        pred = proba.argmax(1)
+        accs.append(float((pred == r.targets).mean()))
+        conf.append(proba.max(1))
+        conf_raw.append(softmax(r.logits).max(1))
+        ok.append(pred == r.targets)
+        truth = [r.class_names[t] for t in r.targets]
+        covered += [t in s for t, s in zip(truth, r.sets, strict=True)]
+        sizes += [len(s) for s in r.sets]
+        if len(r.unknown_logits):
+            aurocs.append(auroc(-r.logits.max(axis=1) / r.spread, -r.unknown_logits.max(axis=1) / r.spread))
+    acc, ci = mean_ci95(accs)
+    conf_all, ok_all = np.concatenate(conf), np.concatenate(ok)
+    return ShotResult(
+        ways=ways,
+        shots=shots,
+        episodes=len(records),
+        accuracy=acc,
+        accuracy_ci95=ci,
+        ece=expected_calibration_error(conf_all, ok_all),
+        ece_uncalibrated=expected_calibration_error(np.concatenate(conf_raw), ok_all),
+        set_coverage=float(np.mean(covered)),
+        set_size=float(np.mean(sizes)),
+        open_set_auroc=float(np.nanmean(aurocs)) if aurocs else float("nan"),
+        adapt_seconds=float(np.mean([r.adapt_seconds for r in records])),
+        infer_seconds_per_image=embed_seconds + float(np.mean([r.infer_seconds for r in records])),
+    )
+
+
+def evaluate(
+    dataset_dir: Path,
+    *,
+    ways: int = 5,
+    shots: Sequence[int] = (1, 5),
+    queries: int = 15,
+    episodes: int = 300,
+    seed: int = 0,
+    backbone: str = DEFAULT_BACKBONE,
+    adapt: Literal["auto", "none", "always"] = "auto",
+    groups: str | None = None,
+    coverage: float = 0.9,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    keep_records: list[EpisodeRecord] | None = None,
+) -> EvalReport:
+    """Episodic evaluation of :class:`PrototypicalClassifier` on a folder-per-class dataset."""
+    ds = load_folder_dataset(dataset_dir, groups)
+    adaptable = adapt != "none" and load_backbone(backbone).adaptable
+    emb, embed_seconds = embed_dataset(ds, backbone, adaptable, lambda f, m: report(progress, 0.2 * f, m), cancel)
+    readable = np.flatnonzero(emb.ok)
+    labels, group_codes = ds.labels.copy(), ds.groups.copy()
+    labels[~emb.ok] = -1  # unreadable images never enter an episode
+    out = EvalReport(dataset=str(dataset_dir), backbone=backbone, adapt=adapt)
+    total = len(shots) * episodes
+    for si, k in enumerate(shots):
+        eff_ways, eps = sample_episodes(labels[readable], group_codes[readable], ways, k, queries, episodes, seed)
+        eps = [_remap(ep, readable) for ep in eps]
+        records = []
+        for i, ep in enumerate(eps):
+            check_cancel(cancel, "evaluation")
+            clf = PrototypicalClassifier(backbone, adapt=adapt, random_state=seed * 100003 + i)
+            records.append(run_episode(clf, emb, ds, ep, coverage))
+            report(progress, 0.2 + 0.8 * (si * episodes + i + 1) / total, f"{k}-shot episode {i + 1} of {episodes}")
+        out.results.append(summarise(records, eff_ways, k, embed_seconds))
+        if keep_records is not None:
+            keep_records += records
+    return out
+
+
+def _remap(ep: Episode, readable: npt.NDArray[np.int64]) -> Episode:
+    return Episode(
+        classes=ep.classes,
+        support=readable[ep.support],
+        support_labels=ep.support_labels,
+        query=readable[ep.query],
+        query_labels=ep.query_labels,
+        unknown=readable[ep.unknown],
+        unknown_class=ep.unknown_class,
+    )

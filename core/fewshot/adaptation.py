@@ -1,0 +1,155 @@
+"""On-device adaptation: fine-tune the backbone's top from cached activations, on the support set alone.
+
+Each step is a pseudo-episode over two augmented copies of every support example: prototypes
+from the first copies (leaving the query's own image out when its class has two or more), the
+second copies as queries, prototypical cross-entropy in the same embedding the classifier uses.
+Augmentation acts on the cached activations (random view, flips, crop-and-resize, channel
+dropout), so no image is decoded or run through the lower layers again. BatchNorm statistics stay
+frozen; the step count and a wall-clock budget bound the work.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+
+import numpy as np
+import numpy.typing as npt
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from core.embedding import CancelToken, EmbeddingResult, FeatureBackbone, ProgressFn, check_cancel
+from core.embedding.progress import report
+from core.fewshot.features import FeatureConfig, block_slices
+
+log = logging.getLogger(__name__)
+
+MIN_SHOTS_TO_ADAPT = 3
+MAX_STEPS = 30
+LEARNING_RATE = 1e-4
+
+
+def worth_adapting(shots: npt.NDArray[np.int64]) -> bool:
+    """Decide from the support set alone: adaptation helped on average only with enough shots per class."""
+    return bool(shots.min() >= MIN_SHOTS_TO_ADAPT)
+
+
+def torch_transform(raw: Tensor, layout: tuple[tuple[str, int], ...], config: FeatureConfig) -> Tensor:
+    """Differentiable twin of :func:`core.fewshot.features.transform` for one view, (n, d_raw) -> (n, d)."""
+    slices = block_slices(layout)
+    blocks = [b for b in config.blocks if b in slices] or [name for name, _ in layout]
+    parts = []
+    for name in blocks:
+        part = raw[:, slices[name]]
+        if config.sqrt:
+            part = torch.sign(part) * torch.sqrt(part.abs() + 1e-6)
+        parts.append(F.normalize(part, dim=1))
+    return torch.cat(parts, dim=1) / float(np.sqrt(len(parts)))
+
+
+def _augment(act: Tensor, gen: torch.Generator) -> Tensor:
+    """act: (n, views, c, h, w) -> (n, c, h, w), one random augmented view per example."""
+    n, views, c, h, w = act.shape
+    pick = torch.randint(0, views, (n,), generator=gen)
+    x = act[torch.arange(n), pick].float()
+    if torch.rand(1, generator=gen).item() < 0.5:
+        x = torch.flip(x, dims=[2])
+    scale = 0.7 + 0.3 * torch.rand(1, generator=gen).item()
+    ch, cw = max(1, round(h * scale)), max(1, round(w * scale))
+    top = int(torch.randint(0, h - ch + 1, (1,), generator=gen))
+    left = int(torch.randint(0, w - cw + 1, (1,), generator=gen))
+    x = F.interpolate(x[:, :, top : top + ch, left : left + cw], size=(h, w), mode="bilinear", align_corners=False)
+    keep = (torch.rand((n, c, 1, 1), generator=gen) > 0.1).float() / 0.9
+    return x * keep
+
+
+def _episode_loss(
+    upper: nn.Module,
+    backbone: FeatureBackbone,
+    act: Tensor,
+    lower: Tensor,
+    codes: Tensor,
+    config: FeatureConfig,
+    temperature: float,
+    gen: torch.Generator,
+) -> Tensor:
+    def embed(x: Tensor) -> Tensor:
+        return torch_transform(torch.cat([lower, upper(x)], dim=1), backbone.layout, config)
+
+    a, b = embed(_augment(act, gen)), embed(_augment(act, gen))
+    if config.centre:
+        mean = a.mean(dim=0, keepdim=True)
+        a, b = F.normalize(a - mean, dim=1), F.normalize(b - mean, dim=1)
+    k = int(codes.max()) + 1
+    onehot = F.one_hot(codes, k).float()  # (n, k)
+    counts = onehot.sum(0)  # (k,)
+    sums = onehot.T @ a  # (k, d)
+    # leave-one-out prototypes for each query's own class when that class has two or more examples
+    protos = sums[None].expand(len(b), -1, -1).clone()
+    own = codes
+    loo = counts[own] > 1
+    protos[torch.arange(len(b)), own] -= torch.where(loo[:, None], a, torch.zeros_like(a))
+    denom = counts[None].expand(len(b), -1).clone()
+    denom[torch.arange(len(b)), own] -= loo.float()
+    protos = protos / denom[..., None]
+    logits = -((b[:, None, :] - protos) ** 2).sum(-1) / temperature
+    return F.cross_entropy(logits, codes)
+
+
+def adapt_upper(
+    backbone: FeatureBackbone,
+    emb: EmbeddingResult,
+    codes: npt.NDArray[np.int64],
+    config: FeatureConfig,
+    temperature: float,
+    seconds: float,
+    seed: int = 0,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    max_steps: int = MAX_STEPS,
+) -> nn.Module:
+    """A fine-tuned copy of ``backbone.upper_module()``; the shared backbone is left untouched."""
+    if emb.activations is None:
+        raise ValueError("adaptation needs activations; embed with activations=True")
+    upper = copy.deepcopy(backbone.upper_module())
+    upper.eval()  # BatchNorm keeps its ImageNet statistics: a 5x5 support set is too small to re-estimate them
+    params = [p for p in upper.parameters()]
+    for p in params:
+        p.requires_grad_(True)
+    optimiser = torch.optim.Adam(params, lr=LEARNING_RATE)
+    gen = torch.Generator().manual_seed(seed)
+    act = torch.from_numpy(emb.activations)
+    lower = torch.from_numpy(emb.raw[:, :, : backbone.n_lower].mean(axis=1)).float()
+    targets = torch.from_numpy(codes)
+    start = time.perf_counter()
+    step = 0
+    with torch.enable_grad():
+        while step < max_steps:
+            check_cancel(cancel, "adaptation")
+            optimiser.zero_grad()
+            loss = _episode_loss(upper, backbone, act, lower, targets, config, temperature, gen)
+            loss.backward()  # type: ignore[no-untyped-call]
+            optimiser.step()
+            step += 1
+            elapsed = time.perf_counter() - start
+            report(progress, min(step / max_steps, elapsed / seconds), f"adapting to the support set: step {step}, loss {loss.item():.3f}")
+            if elapsed + elapsed / step > seconds:
+                break
+    log.info("adapted %d steps in %.1f s", step, time.perf_counter() - start)
+    upper.requires_grad_(False)
+    return upper
+
+
+def recompute_raw(backbone: FeatureBackbone, upper: nn.Module, emb: EmbeddingResult) -> npt.NDArray[np.float32]:
+    """emb.raw with its upper-stage columns recomputed by ``upper`` from the cached activations, (n, views, d)."""
+    assert emb.activations is not None
+    raw = emb.raw.copy()
+    n, views = emb.activations.shape[:2]
+    with torch.inference_mode():
+        flat = torch.from_numpy(emb.activations.reshape(n * views, *emb.activations.shape[2:])).float()
+        outs = [upper(flat[i : i + 256]) for i in range(0, len(flat), 256)]
+        up = torch.cat(outs).numpy().reshape(n, views, -1)
+    raw[:, :, backbone.n_lower :] = up
+    return raw

@@ -1,0 +1,296 @@
+"""Prototypical few-shot classifier with the estimator shape of STYLE.md.
+
+    clf = PrototypicalClassifier().fit(support_images, ["sickle", "normal", ...])
+    clf.predict_proba(queries)           # (n_query, n_classes), columns follow clf.classes_
+    clf.predict_set(queries, 0.9)        # plausible classes per query; [] means "none of these"
+    clf.explain(queries)                 # nearest support examples per class, with similarity
+    clf.support_accuracy()               # leave-one-out accuracy per class, with a 95 % interval
+
+Images go in as paths or :class:`MedicalImage`, or already embedded as an
+:class:`EmbeddingResult` (what evaluation does, so hundreds of episodes share one embedding pass).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from core.embedding import DEFAULT_BACKBONE, CancelToken, Embedder, EmbeddingCache, EmbeddingResult, ImageLike, ProgressFn, load_backbone
+from core.errors import NotFittedError
+from core.fewshot import adaptation
+from core.fewshot.calibration import load_calibration, prediction_sets, softmax, wilson_interval
+from core.fewshot.features import FeatureConfig, l2, transform
+from core.fewshot.validation import check_duplicates, check_labels, drop_unreadable
+
+log = logging.getLogger(__name__)
+
+Images = Sequence[ImageLike] | EmbeddingResult
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    support_index: int
+    name: str
+    similarity: float  # cosine similarity in the task's embedding, -1 .. 1
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why one query got its prediction: per class, the nearest support examples."""
+
+    prediction: str
+    probabilities: dict[str, float]
+    nearest: dict[str, list[Neighbour]]
+    novelty: float  # > 1: further from every class than its own examples usually are
+
+
+@dataclass(frozen=True)
+class ClassAccuracy:
+    """Leave-one-out accuracy of one class of the support set (None when it has one example)."""
+
+    label: str
+    n: int
+    correct: int
+    accuracy: float | None
+    ci95: tuple[float, float]
+
+
+class PrototypicalClassifier:
+    """Nearest-prototype classifier on a frozen (optionally adapted) backbone embedding.
+
+    Parameters
+    ----------
+    backbone: registry name of the backbone.
+    adapt: "none", "always", or "auto" (decide from the support set: enough shots per class).
+    adapt_seconds: time budget of adaptation, seconds.
+    features: which pooled backbone features to use; defaults measured on the dev sets.
+    temperature: None for the meta-fitted calibration, or a fixed softmax temperature.
+    refine_temperature: blend in a leave-one-out temperature fitted on the support set (>= 2 shots).
+    progress, cancel: for the long parts (embedding, adaptation).
+    """
+
+    def __init__(
+        self,
+        backbone: str = DEFAULT_BACKBONE,
+        *,
+        adapt: Literal["auto", "none", "always"] = "auto",
+        adapt_seconds: float = 20.0,
+        features: FeatureConfig | None = None,
+        temperature: float | None = None,
+        refine_temperature: bool = False,
+        cache: bool = True,
+        random_state: int = 0,
+        progress: ProgressFn | None = None,
+        cancel: CancelToken | None = None,
+    ) -> None:
+        self.backbone = backbone
+        self.adapt = adapt
+        self.adapt_seconds = adapt_seconds
+        self.features = features
+        self.temperature = temperature
+        self.refine_temperature = refine_temperature
+        self.cache = cache
+        self.random_state = random_state
+        self.progress = progress
+        self.cancel = cancel
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X: Images, y: Sequence[Any]) -> PrototypicalClassifier:
+        """Learn prototypes from support images ``X`` with class labels ``y`` (any hashable, kept as strings)."""
+        labels = check_labels(len(X), list(y))
+        self._config = self.features or FeatureConfig()
+        self._calibration = load_calibration(self.backbone)
+        emb = self._embed(X, need_activations=self.adapt != "none")
+        keep, labels = drop_unreadable(emb, labels)
+        from core.embedding import subset
+
+        emb = subset(emb, keep)
+        check_duplicates(emb, labels)
+        self.classes_ = np.array(sorted(set(labels)), dtype=object)
+        codes = np.searchsorted(self.classes_.astype(str), np.array(labels, dtype=str)).astype(np.int64)
+        self.support_labels_ = codes
+        self.support_names_ = list(emb.names)
+        self.shots_ = np.bincount(codes, minlength=len(self.classes_))
+        self._upper: Any = None
+        self.adapted_ = False
+        self.adapt_seconds_ = 0.0
+        if self._should_adapt(emb):
+            start = time.perf_counter()
+            self._upper = adaptation.adapt_upper(
+                self._backbone(),
+                emb,
+                codes,
+                self._config,
+                self._temperature_for_shots(),
+                self.adapt_seconds,
+                self.random_state,
+                self.progress,
+                self.cancel,
+            )
+            self.adapted_ = True
+            self.adapt_seconds_ = time.perf_counter() - start
+        z = self._base(emb)
+        self._mean = z.mean(axis=0, keepdims=True)
+        self.support_embeddings_ = l2(z - self._mean)
+        self.prototypes_ = np.stack([self.support_embeddings_[codes == k].mean(axis=0) for k in range(len(self.classes_))])
+        self._loo = self._leave_one_out()
+        self.temperature_ = self._fit_temperature()
+        self._spread = self._support_spread()
+        return self
+
+    def _should_adapt(self, emb: EmbeddingResult) -> bool:
+        if self.adapt == "none":
+            return False
+        if emb.activations is None or not self._backbone().adaptable:
+            if self.adapt == "always":
+                log.warning("adaptation needs backbone activations; %s has none here, so the frozen embedding is used", self.backbone)
+            return False
+        return self.adapt == "always" or adaptation.worth_adapting(self.shots_)
+
+    def _backbone(self) -> Any:
+        return load_backbone(self.backbone)
+
+    def _embed(self, X: Images, need_activations: bool) -> EmbeddingResult:
+        if isinstance(X, EmbeddingResult):
+            return X
+        cache = EmbeddingCache() if self.cache else None
+        embedder = Embedder(self.backbone, flip=self._config.flip, cache=cache)
+        return embedder.embed(list(X), activations=need_activations, progress=self.progress, cancel=self.cancel)
+
+    def _base(self, emb: EmbeddingResult) -> npt.NDArray[np.float32]:
+        """Task-independent embedding (n, d): adapted upper features when adapted."""
+        raw = emb.raw
+        if self._upper is not None and emb.activations is not None:
+            raw = adaptation.recompute_raw(self._backbone(), self._upper, emb)
+        return transform(raw, self._backbone().layout, self._config)
+
+    # ------------------------------------------------------------------ scoring
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "prototypes_"):
+            raise NotFittedError("this classifier has no support set yet; call fit(support_images, labels) first")
+
+    def _query(self, X: Images) -> npt.NDArray[np.float32]:
+        self._check_fitted()
+        emb = self._embed(X, need_activations=self.adapted_)
+        if emb.errors:
+            first = next(iter(emb.errors.values()))
+            from core.errors import ImageReadError
+
+            raise ImageReadError(first.split(":")[0], f"{len(emb.errors)} query image(s) unreadable: {first}")
+        z = self._base(emb)
+        return l2(z - self._mean) if self._config.centre else z
+
+    def _neg_sq_dist(self, q: npt.NDArray[np.float32]) -> FloatArray:
+        d = (q * q).sum(1)[:, None] - 2 * q @ self.prototypes_.T + (self.prototypes_**2).sum(1)[None, :]
+        return -np.asarray(d, dtype=np.float64)
+
+    def decision_function(self, X: Images) -> FloatArray:
+        """Logits before temperature: minus squared distance to each prototype, (n, n_classes)."""
+        return self._neg_sq_dist(self._query(X))
+
+    def predict_proba(self, X: Images) -> FloatArray:
+        """Calibrated class probabilities, (n_query, n_classes), columns follow ``classes_``."""
+        return softmax(self.decision_function(X) / self.temperature_)
+
+    def predict(self, X: Images) -> npt.NDArray[np.object_]:
+        return np.asarray(self.classes_[self.predict_proba(X).argmax(axis=1)], dtype=object)
+
+    def novelty(self, X: Images) -> FloatArray:
+        """Distance to the nearest prototype relative to the support set's own spread, (n,); higher is more unusual."""
+        return self._novelty(self.decision_function(X))
+
+    def _novelty(self, logits: FloatArray) -> FloatArray:
+        return np.asarray(-logits.max(axis=1) / self._spread, dtype=np.float64)
+
+    def predict_set(self, X: Images, coverage: float = 0.9, allow_none: bool = True) -> list[list[str]]:
+        """Plausible classes per query at ``coverage``; an empty list means "none of these"."""
+        logits = self.decision_function(X)
+        return self._sets(logits, coverage, allow_none)
+
+    def _sets(self, logits: FloatArray, coverage: float, allow_none: bool) -> list[list[str]]:
+        proba = softmax(logits / self.temperature_)
+        threshold = self._calibration.set_threshold(coverage, float(self.shots_.mean()))
+        sets = prediction_sets(proba, threshold)
+        unknown = self._novelty(logits) > self._calibration.unknown_threshold if allow_none else np.zeros(len(sets), dtype=bool)
+        return [[] if unknown[i] else [str(self.classes_[k]) for k in s] for i, s in enumerate(sets)]
+
+    def explain(self, X: Images, k: int = 3) -> list[Explanation]:
+        """For each query, the ``k`` nearest support examples of every class with their cosine similarity."""
+        q = self._query(X)
+        logits = self._neg_sq_dist(q)
+        proba = softmax(logits / self.temperature_)
+        novelty = self._novelty(logits)
+        sims = q @ self.support_embeddings_.T
+        out = []
+        for i in range(len(q)):
+            nearest = {}
+            for c, name in enumerate(self.classes_):
+                members = np.flatnonzero(self.support_labels_ == c)
+                order = members[np.argsort(-sims[i, members])][:k]
+                nearest[str(name)] = [Neighbour(int(j), self.support_names_[j], float(sims[i, j])) for j in order]
+            probs = {str(c): float(p) for c, p in zip(self.classes_, proba[i], strict=True)}
+            out.append(Explanation(str(self.classes_[proba[i].argmax()]), probs, nearest, float(novelty[i])))
+        return out
+
+    # ------------------------------------------------------------------ support-set statistics
+    def _leave_one_out(self) -> FloatArray | None:
+        """Leave-one-out logits (n_support, n_classes) for classes with >= 2 examples; NaN rows otherwise."""
+        z, codes = self.support_embeddings_, self.support_labels_
+        n, k = len(z), len(self.classes_)
+        if self.shots_.max() < 2:
+            return None
+        sums = np.stack([z[codes == c].sum(axis=0) for c in range(k)])
+        logits = np.full((n, k), np.nan)
+        for i in range(n):
+            c = codes[i]
+            if self.shots_[c] < 2:
+                continue
+            protos = self.prototypes_.copy()
+            protos[c] = (sums[c] - z[i]) / (self.shots_[c] - 1)
+            logits[i] = -((z[i][None, :] - protos) ** 2).sum(axis=1)
+        return logits
+
+    def _temperature_for_shots(self) -> float:
+        return self.temperature if self.temperature is not None else self._calibration.temperature(float(self.shots_.mean()))
+
+    def _fit_temperature(self) -> float:
+        meta = self._temperature_for_shots()
+        if not self.refine_temperature or self._loo is None or self.temperature is not None:
+            return meta
+        from core.fewshot.calibration import fit_temperature
+
+        rows = ~np.isnan(self._loo[:, 0])
+        loo_t = fit_temperature(self._loo[rows], self.support_labels_[rows])
+        weight = rows.sum() / (rows.sum() + 25.0)  # trust the support set more as it grows
+        return float(np.exp((1 - weight) * np.log(meta) + weight * np.log(loo_t)))
+
+    def _support_spread(self) -> float:
+        """Typical squared distance of a support example to its own class prototype (leave-one-out where possible)."""
+        if self._loo is not None:
+            rows = ~np.isnan(self._loo[:, 0])
+            own = -self._loo[rows, self.support_labels_[rows]]
+            return float(max(np.median(own), 1e-3))
+        # one shot: no within-class spread to measure; use half the median prototype-to-prototype distance
+        d = ((self.prototypes_[:, None] - self.prototypes_[None]) ** 2).sum(-1)
+        return float(max(np.median(d[np.triu_indices(len(d), 1)]) / 2, 1e-3))
+
+    def support_accuracy(self) -> list[ClassAccuracy]:
+        """Leave-one-out accuracy per class on the support set, with 95 % Wilson intervals."""
+        self._check_fitted()
+        out = []
+        for c, name in enumerate(self.classes_):
+            n = int(self.shots_[c])
+            if self._loo is None or n < 2:
+                out.append(ClassAccuracy(str(name), n, 0, None, (0.0, 1.0)))
+                continue
+            rows = np.flatnonzero(self.support_labels_ == c)
+            correct = int((self._loo[rows].argmax(axis=1) == c).sum())
+            out.append(ClassAccuracy(str(name), n, correct, correct / n, wilson_interval(correct, n)))
+        return out
