@@ -1,0 +1,136 @@
+"""``raresight project ...``: in-process through app.cli.main, and once as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pydicom.data
+import pytest
+
+from app.cli import main
+from tests.core.store.helpers import make_pngs, sha256, tamper
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> Path:
+    folder = tmp_path / "images"
+    make_pngs(folder, 4)
+    shutil.copy(pydicom.data.get_testdata_file("CT_small.dcm"), folder / "ct.dcm")
+    return folder
+
+
+def _info(project: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    capsys.readouterr()
+    assert main(["project", "info", str(project), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_create_add_label_info_verify(tmp_path: Path, images: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = tmp_path / "study.raresight"
+    assert main(["project", "create", str(project)]) == 0
+    assert main(["project", "create", str(project)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["project", "add", str(project), str(images), "--class", "normal"]) == 0
+    assert "added 5 image(s), 0 already in the project, 0 could not be read; 5 labelled as 'normal'" in capsys.readouterr().out
+    assert main(["project", "label", str(project), "--class", "sarcoidosis", str(images / "ct.dcm"), str(images / "case_001.png")]) == 0
+    info = _info(project, capsys)
+    assert info["images"] == 5 and info["labelled_images"] == 5
+    assert info["classes"] == {"normal": 3, "sarcoidosis": 2} and info["model_version"] is None
+    assert main(["project", "verify", str(project)]) == 0
+    assert capsys.readouterr().out.strip().endswith(": ok")
+
+
+def test_add_reports_unreadable_files_one_line_each(tmp_path: Path, images: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = tmp_path / "p.raresight"
+    main(["project", "create", str(project)])
+    (images / "broken.dcm").write_bytes(b"not a dicom")
+    (images / "sub").mkdir()
+    make_pngs(images / "sub", 2, seed=5)
+    capsys.readouterr()
+    assert main(["project", "add", str(project), str(images), "--recursive"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert [line for line in out if line.startswith("FAIL")] == [line for line in out if "broken.dcm" in line]
+    assert out[-1] == "added 7 image(s), 0 already in the project, 1 could not be read"
+
+
+def test_label_unknown_path_undo_redo(tmp_path: Path, images: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = tmp_path / "p.raresight"
+    main(["project", "create", str(project)])
+    main(["project", "add", str(project), str(images)])
+    stranger = make_pngs(tmp_path / "other", 1, seed=42)[0]
+    capsys.readouterr()
+    assert main(["project", "label", str(project), "--class", "a", str(images / "case_000.png"), str(stranger)]) == 1
+    assert "not an image of this project" in capsys.readouterr().out
+    assert main(["project", "undo", str(project)]) == 0
+    assert _info(project, capsys)["labelled_images"] == 0
+    assert main(["project", "redo", str(project)]) == 0
+    assert _info(project, capsys)["classes"] == {"a": 1}
+
+
+def test_verify_fails_and_names_the_tampered_row(tmp_path: Path, images: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = tmp_path / "p.raresight"
+    main(["project", "create", str(project)])
+    main(["project", "add", str(project), str(images), "--class", "a"])
+    tamper(project, "UPDATE audit SET actor = 'someone else' WHERE id = 3")
+    capsys.readouterr()
+    assert main(["project", "verify", str(project)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  audit: audit row 3: changed after it was written" in out
+
+
+def test_relink_after_moving_the_folder(tmp_path: Path, images: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = tmp_path / "p.raresight"
+    main(["project", "create", str(project)])
+    main(["project", "add", str(project), str(images), "--class", "a"])
+    main(["project", "label", str(project), "--class", "b", str(images / "ct.dcm")])
+    shutil.move(images, tmp_path / "moved")
+    capsys.readouterr()
+    assert main(["project", "verify", str(project)]) == 1
+    assert capsys.readouterr().out.count("file missing") == 5
+    assert main(["project", "relink", str(project), str(tmp_path / "moved")]) == 0
+    assert "relinked 5 image(s)" in capsys.readouterr().out
+    assert main(["project", "verify", str(project)]) == 0
+    assert _info(project, capsys)["classes"] == {"a": 4, "b": 1}
+
+
+def test_bad_project_file_is_exit_2_and_untouched(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "notes.raresight"
+    bad.write_text("these are not a project\n" * 10)
+    before = sha256(bad)
+    for action in ("info", "verify", "add"):
+        argv = ["project", action, str(bad)] + (["x.png"] if action == "add" else [])
+        assert main(argv) == 2
+        assert "not a RareSight project" in capsys.readouterr().err
+    assert sha256(bad) == before
+
+
+def test_help_documents_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["project", "verify", "--help"])
+    out = capsys.readouterr().out
+    assert "exit status:" in out and "verify found problems" in out
+
+
+def test_real_subprocess(tmp_path: Path, images: Path) -> None:
+    exe = Path(sys.executable).parent / "raresight"
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "app.cli"]
+    project = tmp_path / "p.raresight"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*command, "project", *args], capture_output=True, text=True, cwd=REPO, timeout=60)
+
+    assert run("create", str(project)).returncode == 0
+    assert run("add", str(project), str(images), "--class", "x", "--embed").returncode == 0
+    result = run("info", str(project), "--json")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert (info["images"], info["labelled_images"], info["classes"], info["embedded_images"]) == (5, 5, {"x": 5}, 5)
+    shutil.rmtree(images)  # embedded copies stand in for the files
+    assert run("verify", str(project)).returncode == 0
+    assert run("verify", str(tmp_path / "absent.raresight")).returncode == 2
