@@ -44,7 +44,8 @@ def excepthook(exc_type: type[BaseException], exc: BaseException, tb: TracebackT
     _showing_crash = True
     try:
         summary = "".join(traceback.format_exception_only(exc_type, exc)).strip()
-        box = dialogs.show_crash(_active_window(), summary, log_file())
+        written = log_file() if log_file().is_file() else None
+        box = dialogs.show_crash(_active_window(), summary, written)
         box.finished.connect(_crash_dialog_closed)
     except Exception:  # the hook itself must never raise
         log.exception("could not show the error dialog")
@@ -112,6 +113,6 @@ def run(paths: list[str]) -> int:
         if paths:
             window.open_paths(paths)
         code = int(app.exec())
-        window.deleteLater()
+        window.shutdown_workers()  # in case the loop ended without closing the window
     log.info("GUI closed (exit code %d)", code)
     return code

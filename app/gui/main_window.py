@@ -118,6 +118,10 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         """Remember the layout, then cancel loading and wait for the worker threads."""
         settings.save_window(self, self._splitters())
+        self.shutdown_workers()
+        super().closeEvent(event)
+
+    def shutdown_workers(self) -> None:
+        """Cancel loading and block until both worker threads are idle."""
         self.library_model.shutdown()
         self.viewer_model.shutdown()
-        super().closeEvent(event)

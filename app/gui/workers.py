@@ -196,8 +196,8 @@ class JobRunner(QObject):
 
     @Slot(int, object)
     def _on_crashed(self, job_id: int, exc: object) -> None:
-        assert isinstance(exc, BaseException)
-        sys.excepthook(type(exc), exc, exc.__traceback__)
+        if isinstance(exc, BaseException):
+            sys.excepthook(type(exc), exc, exc.__traceback__)
 
     @Slot(int)
     def _on_finished(self, job_id: int) -> None:
