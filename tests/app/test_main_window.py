@@ -202,7 +202,7 @@ def test_dropping_a_folder_opens_it(qtbot: QtBot, window: MainWindow, image_fold
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(image_folder.root))])
     args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    enter = QDragEnterEvent(QPointF(50, 50), *args)
+    enter = QDragEnterEvent(QPoint(50, 50), *args)
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted()
     with qtbot.waitSignal(window.library_model.loadFinished, timeout=TIMEOUT_MS) as blocker:
