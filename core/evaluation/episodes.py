@@ -30,11 +30,11 @@ class Episode:
 
 
 def eligible_classes(labels: IntArray, groups: IntArray, shots: int) -> list[int]:
-    """Classes with more than ``shots`` images and at least two groups (so a query can exist)."""
+    """Classes whose images can fill ``shots`` from some groups and still leave another group for queries."""
     out = []
-    for c in np.unique(labels):
-        members = labels == c
-        if members.sum() > shots and len(np.unique(groups[members])) >= 2:
+    for c in np.unique(labels[labels >= 0]):
+        _, sizes = np.unique(groups[labels == c], return_counts=True)
+        if len(sizes) >= 2 and sizes.sum() - sizes.min() >= shots:
             out.append(int(c))
     return out
 
@@ -107,7 +107,7 @@ def sample_episodes(
     classes = eligible_classes(labels, groups, shots)
     if len(classes) < 2:
         raise ProjectError(
-            f"only {len(classes)} class(es) have more than {shots} images in at least two groups; "
+            f"only {len(classes)} class(es) have {shots} images outside at least one other group; "
             f"need two or more for {shots}-shot episodes"
         )
     ways = min(ways, len(classes))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,7 +26,7 @@ from core.errors import NotFittedError
 from core.fewshot import adaptation
 from core.fewshot.calibration import load_calibration, prediction_sets, softmax, wilson_interval
 from core.fewshot.features import FeatureConfig, l2, transform
-from core.fewshot.validation import check_duplicates, check_labels, drop_unreadable
+from core.fewshot.validation import check_duplicates, check_empty_classes, check_labels, drop_unreadable
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,7 @@ class PrototypicalClassifier:
         codes = np.searchsorted(self.classes_.astype(str), np.array(labels, dtype=str)).astype(np.int64)
         self.support_labels_ = codes
         self.support_names_ = list(emb.names)
+        self.support_hashes_ = list(emb.content_hashes)  # content SHA-256 of each kept support example
         self.shots_ = np.bincount(codes, minlength=len(self.classes_))
         self._upper: Any = None
         self.adapted_ = False
@@ -144,6 +145,13 @@ class PrototypicalClassifier:
         self.temperature_ = self._fit_temperature()
         self._spread = self._support_spread()
         return self
+
+    def fit_classes(self, support: Mapping[str, Sequence[ImageLike]]) -> PrototypicalClassifier:
+        """Fit from ``{class name: [images]}``; an empty class is an error, not silently dropped."""
+        check_empty_classes(support)
+        items = [item for images in support.values() for item in images]
+        labels = [name for name, images in support.items() for _ in images]
+        return self.fit(items, labels)
 
     def _should_adapt(self, emb: EmbeddingResult) -> bool:
         if self.adapt == "none":
@@ -200,7 +208,8 @@ class PrototypicalClassifier:
         return softmax(self.decision_function(X) / self.temperature_)
 
     def predict(self, X: Images) -> npt.NDArray[np.object_]:
-        return np.asarray(self.classes_[self.predict_proba(X).argmax(axis=1)], dtype=object)
+        proba = self.predict_proba(X)
+        return np.asarray(self.classes_[proba.argmax(axis=1)], dtype=object)
 
     def novelty(self, X: Images) -> FloatArray:
         """Distance to the nearest prototype relative to the support set's own spread, (n,); higher is more unusual."""

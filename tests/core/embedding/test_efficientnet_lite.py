@@ -1,0 +1,58 @@
+"""The EfficientNet-Lite0 written in core loads the packaged weights strictly and sees a cat as a cat."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from core.embedding import load_backbone, to_model_input
+from core.embedding.backbones import EfficientNetLite0Features
+from core.errors import ModelError
+
+skdata = pytest.importorskip("skimage.data", reason="scikit-image (test extra) provides the everyday photos")
+
+CATS = {281, 282, 283, 284, 285}  # tabby, tiger cat, Persian, Siamese, Egyptian cat
+COFFEE = {967, 968, 504}  # espresso, cup, coffee mug
+
+
+def _top5(image: np.ndarray) -> set[int]:
+    backbone = load_backbone("efficientnet-lite0")
+    assert isinstance(backbone, EfficientNetLite0Features)
+    x = torch.from_numpy(to_model_input(image, 224))[None]
+    with torch.inference_mode():
+        logits = backbone.net(x)
+    return set(logits[0].topk(5).indices.tolist())
+
+
+def test_classifies_everyday_photos() -> None:
+    assert _top5(skdata.chelsea()) & CATS
+    assert _top5(skdata.coffee()) & COFFEE
+    assert not _top5(skdata.coffee()) & CATS
+
+
+def test_features_have_the_declared_layout() -> None:
+    backbone = load_backbone("efficientnet-lite0")
+    x = torch.zeros(2, 3, 224, 224)
+    with torch.inference_mode():
+        low, act = backbone.lower(x)
+        up = backbone.upper(act)
+    assert low.shape == (2, backbone.n_lower)
+    assert act.shape == (2, 192, 7, 7)
+    assert low.shape[1] + up.shape[1] == backbone.dim == 80 + 112 + 192 + 320 + 1280
+
+
+def test_bad_weights_file_is_a_model_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pth"
+    torch.save({"_conv_stem.weight": torch.zeros(1)}, bad)
+    with pytest.raises(ModelError, match="bad.pth"):
+        EfficientNetLite0Features(weights=bad)
+
+
+def test_unknown_backbone_and_missing_torchvision_weights() -> None:
+    with pytest.raises(ModelError, match="unknown backbone"):
+        load_backbone("no-such-net")
+    with pytest.raises(ModelError, match="never downloads"):
+        load_backbone("torchvision:resnet18")
