@@ -1,0 +1,72 @@
+"""adapt_project / load_project_model / score_images with the tiny backbone on a real project file."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from core.errors import Cancelled
+from core.scoring.pipeline import ScoringError, adapt_project, load_project_model, score_images
+from core.scoring.records import ScoreError, ScoreRow
+from core.store import Project
+from tests.core.embedding.tiny import COLOURS, make_image, register_tiny
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    register_tiny()
+    folder = tmp_path / "images"
+    for ci, name in enumerate(("red", "green", "blue")):
+        for i in range(4):
+            make_image(folder / f"{name}_{i}.png", COLOURS[name], seed=100 * ci + i)
+    proj = Project.create(tmp_path / "demo.raresight")
+    proj.add_images([folder])
+    ids, _ = proj.find_images(sorted(folder.glob("*_[01].png")))
+    for path, image_ids in ids.items():
+        proj.label(image_ids, Path(path).stem.split("_")[0])
+    return proj
+
+
+def test_adapt_then_score_gives_the_stored_predictions(project: Project, tmp_path: Path) -> None:
+    result = adapt_project(project, budget_s=1.0, backbone="tiny-test")
+    assert result.version == 1 and result.predictions == 6
+    model = load_project_model(project)
+    unlabelled = {r.id: r.path for r in project.images() if r.id not in project.labels()}
+    stored = {p.image_id: p for p in project.predictions(result.version)}
+    rows = [item for item in score_images(model, list(unlabelled.values())) if isinstance(item, ScoreRow)]
+    assert len(rows) == 6
+    for image_id, path in unlabelled.items():
+        row = next(r for r in rows if r.path == path)
+        assert row.probabilities == stored[image_id].probabilities  # the GUI's numbers are the CLI's
+        assert set(row.nearest_support) == {"red", "green", "blue"}
+    correct = sum(r.predicted_class == Path(r.path).stem.split("_")[0] for r in rows)
+    assert correct >= 5
+
+
+def test_unreadable_file_is_a_score_error(project: Project, tmp_path: Path) -> None:
+    adapt_project(project, budget_s=0.5, backbone="tiny-test")
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    items = list(score_images(load_project_model(project), [str(bad)]))
+    assert isinstance(items[0], ScoreError) and "bad.png" in items[0].error
+
+
+def test_no_model_and_stale_model_say_what_to_run(project: Project) -> None:
+    with pytest.raises(ScoringError, match="raresight adapt"):
+        load_project_model(project)
+    adapt_project(project, budget_s=0.5, backbone="tiny-test")
+    first_unlabelled = next(r.id for r in project.images() if r.id not in project.labels())
+    project.label([first_unlabelled], "red")
+    with pytest.raises(ScoringError, match="labels changed"):
+        load_project_model(project)
+
+
+def test_cancelled_adaptation_changes_nothing(project: Project) -> None:
+    before = (project.model_state(), project.predictions(), len(project.audit_log()))
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        adapt_project(project, budget_s=1.0, backbone="tiny-test", cancel=cancel)
+    assert (project.model_state(), project.predictions(), len(project.audit_log())) == before
