@@ -4,7 +4,8 @@ A child process opens (or creates) a project and loops forever over an import-an
 imports the images not yet in the project in small batches, then labels random images with random
 classes, undoes and redoes steps, and saves model states and predictions. After each commit it prints
 one JSON line saying what it committed, and flushes. The parent kills the child with SIGKILL at a random
-moment (usually while it is writing, sometimes while it starts or opens the file), reads everything
+moment (usually while it is writing, sometimes while it starts or opens the file; a byte in a shared
+memory mapping tells whether the kill came between BEGIN and the end of COMMIT), reads everything
 the child reported, reopens the project as the application would (SQLite recovers the WAL) and checks:
 
 - every committed change the child reported is there, with the values it reported;
@@ -20,16 +21,20 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import mmap
 import os
 import random
 import signal
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +43,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.store import ModelState, PredictionRecord, Project, encode_safetensors
+from core.store import ModelState, PredictionRecord, Project, db, encode_safetensors
 
 CLASSES = ("sarcoidosis", "histiocytosis", "normal", "other")
 
@@ -64,8 +69,30 @@ def _say(tag: str, **fields: Any) -> None:
     sys.stdout.flush()
 
 
+def _trace_transactions(flag_path: Path) -> None:
+    """Keep one byte of a shared file at 1 while a write transaction is open (BEGIN to COMMIT).
+
+    The byte lives in a shared memory mapping, so the parent reads what it was at the moment of the kill.
+    """
+    handle = flag_path.open("r+b")
+    flag = mmap.mmap(handle.fileno(), 1)
+    original = db.Database.write
+
+    @contextlib.contextmanager
+    def traced(self: db.Database, doing: str) -> Iterator[sqlite3.Connection]:
+        flag[0] = 1
+        try:
+            with original(self, doing) as conn:
+                yield conn
+        finally:
+            flag[0] = 0
+
+    db.Database.write = traced  # type: ignore[method-assign]
+
+
 def child(project_path: Path, folder: Path, seed: int) -> None:
     rng = random.Random(seed)
+    _trace_transactions(project_path.parent / "in_transaction.flag")
     project = Project.create(project_path, actor="crash") if not project_path.exists() else Project.open(project_path, actor="crash")
     _say("ready")
     known = {Path(r.path).name for r in project.images()}
@@ -141,6 +168,30 @@ class Reader(threading.Thread):
                 self.ready.set()
 
 
+def wal_tail(project_path: Path) -> tuple[int, int]:
+    """(committed frames, frames after the last commit) in the -wal file the killed child left.
+
+    Frames after the last commit frame belong to a transaction that was being written when the kill
+    came: SQLite must discard them on reopening. Only frames of the WAL's current salt are counted.
+    """
+    wal = Path(f"{project_path}-wal")
+    data = wal.read_bytes() if wal.exists() else b""
+    if len(data) < 32 or struct.unpack(">I", data[:4])[0] not in (0x377F0682, 0x377F0683):
+        return 0, 0
+    page_size, _, salt1, salt2 = struct.unpack(">IIII", data[8:24])
+    committed = pending = 0
+    offset = 32
+    while offset + 24 + page_size <= len(data):
+        _, db_size, s1, s2 = struct.unpack(">IIII", data[offset : offset + 16])
+        if (s1, s2) != (salt1, salt2):
+            break
+        pending += 1
+        if db_size:
+            committed, pending = committed + pending, 0
+        offset += 24 + page_size
+    return committed, pending
+
+
 def check(project_path: Path, reported: dict[str, dict[Any, Any]]) -> list[str]:
     """Everything wrong after reopening: lost reported changes, half-written data, verify findings."""
     problems: list[str] = []
@@ -193,7 +244,10 @@ def run(kills: int = 200, files: int = 300, workdir: Path | None = None, seed: i
     rng = random.Random(seed)
     reported: dict[str, dict[Any, Any]] = {"images": {}, "steps": {}, "models": {}}
     failures: list[dict[str, Any]] = []
-    kills_while_writing = commits = 0
+    kills_while_writing = commits = mid_transaction = in_transaction = 0
+    flag_path = root / "in_transaction.flag"
+    flag_path.write_bytes(b"\0")
+    phases = {"starting": 0, "importing": 0, "labelling": 0}
     started = time.perf_counter()
     for attempt in range(kills):
         proc = subprocess.Popen(
@@ -216,6 +270,12 @@ def run(kills: int = 200, files: int = 300, workdir: Path | None = None, seed: i
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         reader.join(timeout=10)
+        mid_transaction += wal_tail(project_path)[1] > 0
+        in_transaction += flag_path.read_bytes()[:1] == b"\1"
+        flag_path.write_bytes(b"\0")
+        ready = any(item.get("t") == "ready" for item in reader.lines)
+        importing = len(reported["images"]) < files and not any(item.get("t") == "step" for item in reader.lines)
+        phases["starting" if not ready else "importing" if importing else "labelling"] += 1
         commits += _collect(reader.lines, reported)
         problems = check(project_path, reported) if project_path.exists() else []
         if problems:
@@ -224,7 +284,10 @@ def run(kills: int = 200, files: int = 300, workdir: Path | None = None, seed: i
         info = project.info().to_dict()
     return {
         "kills": kills,
-        "kills_while_writing": kills_while_writing,
+        "kills_after_open": kills_while_writing,
+        "kills_by_phase": phases,
+        "kills_inside_a_write_transaction": in_transaction,
+        "kills_while_the_commit_was_being_written_to_the_wal": mid_transaction,
         "reported_commits_checked": commits,
         "images_reported": len(reported["images"]),
         "steps_reported": len(reported["steps"]),

@@ -154,7 +154,10 @@ def ids_for_paths(conn: sqlite3.Connection, paths: Iterable[str | os.PathLike[st
         absolute = str(Path(raw).resolve())
         ids = [int(r[0]) for r in conn.execute("SELECT id FROM images WHERE path = ? ORDER BY id", (absolute,))]
         if not ids and Path(raw).is_file():
-            digest = file_sha256(Path(raw))
+            try:
+                digest = file_sha256(Path(raw))
+            except OSError:
+                digest = ""
             ids = [int(r[0]) for r in conn.execute("SELECT id FROM images WHERE content_hash = ? ORDER BY id", (digest,))]
         if ids:
             found[str(raw)] = ids

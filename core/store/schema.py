@@ -130,6 +130,11 @@ TABLES = frozenset(
 )
 
 
+def trigger_names() -> list[str]:
+    """The triggers that keep the append-only tables append-only."""
+    return [f"{table}_no_{op}" for table in _APPEND_ONLY for op in ("update", "delete")]
+
+
 def _append_only_triggers() -> str:
     parts = []
     for table in _APPEND_ONLY:

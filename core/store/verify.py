@@ -40,6 +40,16 @@ def check_database(conn: sqlite3.Connection) -> list[Finding]:
     return findings
 
 
+def check_triggers(conn: sqlite3.Connection) -> list[Finding]:
+    """The append-only guards are still there (someone editing the file by hand drops them first)."""
+    present = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    return [
+        Finding("schema", f"trigger {name} is missing: the file was edited outside RareSight (append-only guard removed)")
+        for name in schema.trigger_names()
+        if name not in present
+    ]
+
+
 def check_audit(conn: sqlite3.Connection) -> list[Finding]:
     problem = audit.verify_chain(conn)
     return [] if problem is None else [Finding("audit", problem.message, problem.row_id)]
@@ -126,6 +136,7 @@ def verify(conn: sqlite3.Connection, check_files: bool = True, hash_files: bool 
         lambda: check_labels(conn),
         lambda: model.check(conn),
         lambda: check_embedded(conn),
+        lambda: check_triggers(conn),
     ]
     if check_files:
         checks.append(lambda: check_images(conn, hash_files, progress))

@@ -44,6 +44,7 @@ def test_editing_a_past_row_is_found_and_named(filled: Path) -> None:
     tamper(filled, 'UPDATE audit SET details = replace(details, \'"class":"a"\', \'"class":"b"\') WHERE id = 8')
     findings = _verify(filled)
     assert findings[0] == "audit: audit row 8: changed after it was written (its hash no longer matches)"
+    assert any("trigger audit_no_update is missing" in f for f in findings)
 
 
 def test_editing_a_row_and_its_hash_names_the_next_row(filled: Path) -> None:
