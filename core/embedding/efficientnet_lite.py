@@ -75,7 +75,8 @@ class MBConv(nn.Module):
             h = F.relu6(self._bn0(self._expand_conv(h)))
         h = F.relu6(self._bn1(self._depthwise_conv(h)))
         h = self._bn2(self._project_conv(h))
-        return h + x if self.residual else h
+        out: Tensor = h + x if self.residual else h
+        return out
 
 
 class EfficientNetLite0(nn.Module):
@@ -114,4 +115,5 @@ class EfficientNetLite0(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.head(self.run_blocks(self.stem(x), 0, len(self._blocks)))
-        return self._fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+        logits: Tensor = self._fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+        return logits

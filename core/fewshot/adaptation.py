@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 MIN_SHOTS_TO_ADAPT = 3
 MAX_STEPS = 30
-LEARNING_RATE = 1e-4
+LEARNING_RATE = 1e-3
+TRAINABLE: tuple[str, ...] = ()  # names of children of the upper module; () = all of it
 
 
 def worth_adapting(shots: npt.NDArray[np.int64]) -> bool:
@@ -115,9 +116,7 @@ def adapt_upper(
         raise ValueError("adaptation needs activations; embed with activations=True")
     upper = copy.deepcopy(backbone.upper_module())
     upper.eval()  # BatchNorm keeps its ImageNet statistics: a 5x5 support set is too small to re-estimate them
-    params = [p for p in upper.parameters()]
-    for p in params:
-        p.requires_grad_(True)
+    params = _trainable(upper)
     optimiser = torch.optim.Adam(params, lr=LEARNING_RATE)
     gen = torch.Generator().manual_seed(seed)
     act = torch.from_numpy(emb.activations)
@@ -140,6 +139,15 @@ def adapt_upper(
     log.info("adapted %d steps in %.1f s", step, time.perf_counter() - start)
     upper.requires_grad_(False)
     return upper
+
+
+def _trainable(upper: nn.Module) -> list[nn.Parameter]:
+    """Parameters to fine-tune: those of the modules named in TRAINABLE (all when empty)."""
+    chosen = [m for name, m in upper.named_children() if not TRAINABLE or name in TRAINABLE] or [upper]
+    params = [p for m in chosen for p in m.parameters()]
+    for p in params:
+        p.requires_grad_(True)
+    return params
 
 
 def recompute_raw(backbone: FeatureBackbone, upper: nn.Module, emb: EmbeddingResult) -> npt.NDArray[np.float32]:

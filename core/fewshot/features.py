@@ -28,7 +28,8 @@ class FeatureConfig:
 
 
 def l2(x: FloatArray, axis: int = -1) -> FloatArray:
-    return (x / (np.linalg.norm(x, axis=axis, keepdims=True) + EPS)).astype(np.float32)
+    out: FloatArray = (x / (np.linalg.norm(x, axis=axis, keepdims=True) + EPS)).astype(np.float32)
+    return out
 
 
 def block_slices(layout: Sequence[tuple[str, int]]) -> dict[str, slice]:
@@ -52,7 +53,8 @@ def transform(raw: FloatArray, layout: Sequence[tuple[str, int]], config: Featur
         if config.sqrt:
             part = np.sign(part) * np.sqrt(np.abs(part))
         parts.append(l2(part))
-    return (np.concatenate(parts, axis=1) / np.sqrt(len(parts))).astype(np.float32)
+    out: FloatArray = (np.concatenate(parts, axis=1) / np.sqrt(len(parts))).astype(np.float32)
+    return out
 
 
 def centre(support: FloatArray, *others: FloatArray) -> list[FloatArray]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -42,7 +42,7 @@ def check_labels(n_items: int, labels: Sequence[object]) -> list[str]:
     return out
 
 
-def check_empty_classes(mapping: dict[str, Sequence[object]]) -> None:
+def check_empty_classes(mapping: Mapping[str, Sequence[object]]) -> None:
     empty = [name for name, items in mapping.items() if len(items) == 0]
     if empty:
         raise SupportSetError(

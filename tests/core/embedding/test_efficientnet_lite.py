@@ -47,7 +47,7 @@ def test_features_have_the_declared_layout() -> None:
 def test_bad_weights_file_is_a_model_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.pth"
     torch.save({"_conv_stem.weight": torch.zeros(1)}, bad)
-    with pytest.raises(ModelError, match="bad.pth"):
+    with pytest.raises(ModelError, match=r"bad\.pth"):
         EfficientNetLite0Features(weights=bad)
 
 

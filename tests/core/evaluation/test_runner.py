@@ -44,7 +44,7 @@ def test_groups_and_bad_dataset(dataset: Path, tmp_path: Path) -> None:
     assert len(set(ds.groups.tolist())) == 4 * 3
     with pytest.raises(ProjectError, match="needs columns"):
         load_folder_dataset(dataset, "manifest.csv:nope")
-    with pytest.raises(ProjectError, match="MANIFEST.csv:COLUMN"):
+    with pytest.raises(ProjectError, match=r"MANIFEST\.csv:COLUMN"):
         load_folder_dataset(dataset, "manifest.csv")
     with pytest.raises(ProjectError, match="no class folders"):
         load_folder_dataset(tmp_path / "data" / "red")

@@ -1,0 +1,171 @@
+"""Few-shot engine vs easyfsl PrototypicalNetworks on the same episodes and the same frozen backbone.
+
+    .venv/bin/python bench/bench_fewshot.py --out bench/results/fewshot.json               # both dev sets
+    .venv/bin/python bench/bench_fewshot.py --shots 5 --episodes 100 --adapt auto --out ...
+    .venv/bin/python bench/bench_fewshot.py --fit-calibration resources/fewshot_calibration.json
+    .venv/bin/python bench/bench_fewshot.py --throughput 128 --out bench/results/throughput.json
+
+easyfsl (1.5.0) is a bench-only dependency: ``pip install easyfsl==1.5.0``; without it the
+comparison is skipped with a message. easyfsl gets the backbone's pooled head features (the
+usual ImageNet embedding, no test-time flip) through ``nn.Identity``, which is exactly what
+running the backbone inside it would give, once per image instead of once per episode.
+Episodes come from the same sampler and seed as ``raresight eval``, so both see the same tasks.
+Data: ../shared/data (never copied into the repository).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from core.embedding import DEFAULT_BACKBONE, Embedder, EmbeddingCache, load_backbone, to_model_input  # noqa: E402
+from core.evaluation import load_folder_dataset, run_episode, sample_episodes, summarise  # noqa: E402
+from core.evaluation.calibrate import fit_calibration  # noqa: E402
+from core.evaluation.metrics import expected_calibration_error, mean_ci95  # noqa: E402
+from core.fewshot import PrototypicalClassifier  # noqa: E402
+from core.imaging import load_image  # noqa: E402
+
+DATASETS = {"rbc-morphology": "manifest.csv:source_smear", "chest-xray-findings": "manifest.csv:patientid"}
+log = logging.getLogger("bench_fewshot")
+
+
+def easyfsl_episodes(features: np.ndarray, eps: list[Any]) -> dict[str, float] | None:
+    """easyfsl PrototypicalNetworks over ``eps``; features (n, d) pooled head features."""
+    try:
+        from easyfsl.methods import PrototypicalNetworks
+    except ImportError:
+        log.warning("easyfsl is not installed (pip install easyfsl==1.5.0): baseline skipped")
+        return None
+    model = PrototypicalNetworks(torch.nn.Identity(), use_softmax=True)
+    feats = torch.from_numpy(features).float()
+    accs, conf, ok = [], [], []
+    with torch.inference_mode():
+        for ep in eps:
+            order = {c: i for i, c in enumerate(ep.classes)}
+            model.process_support_set(feats[ep.support], torch.tensor([order[c] for c in ep.support_labels]))
+            proba = model(feats[ep.query]).numpy()
+            truth = np.array([order[c] for c in ep.query_labels])
+            pred = proba.argmax(1)
+            accs.append(float((pred == truth).mean()))
+            conf.append(proba.max(1))
+            ok.append(pred == truth)
+    acc, ci = mean_ci95(accs)
+    return {"accuracy": acc, "accuracy_ci95": ci, "ece": expected_calibration_error(np.concatenate(conf), np.concatenate(ok))}
+
+
+def compare(data: Path, args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, groups in DATASETS.items():
+        if args.datasets and name not in args.datasets:
+            continue
+        ds = load_folder_dataset(data / name, groups)
+        embedder = Embedder(args.backbone, flip=True, cache=EmbeddingCache())
+        emb = embedder.embed(ds.files, activations=args.adapt != "none")
+        head = emb.raw[:, 0, -load_backbone(args.backbone).layout[-1][1] :]
+        out[name] = {}
+        for shots in args.shots:
+            ways, eps = sample_episodes(ds.labels, ds.groups, args.ways, shots, args.queries, args.episodes, args.seed)
+            start = time.perf_counter()
+            records = [
+                run_episode(PrototypicalClassifier(args.backbone, adapt=args.adapt, random_state=args.seed * 100003 + i), emb, ds, ep, 0.9)
+                for i, ep in enumerate(eps)
+            ]
+            ours = summarise(records, ways, shots, 0.0).__dict__
+            ours["wall_seconds"] = time.perf_counter() - start
+            base = easyfsl_episodes(head, eps)
+            row: dict[str, Any] = {"ours": ours, "easyfsl_protonet": base}
+            if base is not None:
+                row["delta_points"] = 100 * (ours["accuracy"] - base["accuracy"])
+            out[name][f"{ways}-way {shots}-shot"] = row
+            print(json.dumps({name: {f"{shots}-shot": row}}), flush=True)
+    return out
+
+
+def throughput(data: Path, n: int, backbone: str) -> dict[str, float]:
+    """Images per second: our embedder (decode + preprocess + model, no cache) vs the bare forward pass."""
+    files = sorted((data / "chest-xray-findings").rglob("*.jpg"))[: n // 2] + sorted((data / "rbc-morphology").rglob("*.png"))[: n // 2]
+    torch.set_num_threads(2)
+    result: dict[str, float] = {"images": float(len(files)), "threads": 2.0}
+    bb = load_backbone(backbone)
+    x = torch.from_numpy(np.stack([to_model_input(load_image(f).display, bb.input_size) for f in files[:32]]))
+    with torch.inference_mode():
+        bb.lower(x[:4])
+        start = time.perf_counter()
+        for _ in range(max(1, len(files) // 32)):
+            _, act = bb.lower(x)
+            bb.upper(act)
+        result["bare_forward_images_per_s"] = max(1, len(files) // 32) * 32 / (time.perf_counter() - start)
+    for flip in (False, True):
+        start = time.perf_counter()
+        Embedder(bb, flip=flip, cache=None, batch_size=32).embed(files)
+        result[f"embedder_{'flip' if flip else 'noflip'}_images_per_s"] = len(files) / (time.perf_counter() - start)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--datasets", nargs="*", default=None, choices=list(DATASETS))
+    parser.add_argument("--backbone", default=DEFAULT_BACKBONE)
+    parser.add_argument("--ways", type=int, default=5)
+    parser.add_argument("--shots", type=int, nargs="+", default=[1, 5])
+    parser.add_argument("--queries", type=int, default=15)
+    parser.add_argument("--episodes", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--adapt", choices=["none", "auto", "always"], default="none")
+    parser.add_argument("--throughput", type=int, default=0, metavar="N", help="also measure embedding throughput on N images")
+    parser.add_argument("--fit-calibration", type=Path, metavar="JSON", help="meta-fit the calibration (seed 1 episodes) and write it")
+    parser.add_argument("--out", type=Path, help="write the JSON results here")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    if not args.data.is_dir():
+        print(f"bench_fewshot: skipped, no datasets at {args.data}", file=sys.stderr)
+        return 0
+    if args.fit_calibration:
+        return write_calibration(args)
+    report: dict[str, Any] = {"backbone": args.backbone, "adapt": args.adapt, "seed": args.seed, "episodes": args.episodes}
+    if args.throughput:
+        report["throughput"] = throughput(args.data, args.throughput, args.backbone)
+        print(json.dumps(report["throughput"]), flush=True)
+    if args.episodes > 0:
+        report["results"] = compare(args.data, args)
+    report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+def write_calibration(args: argparse.Namespace) -> int:
+    """Fit on seed-1 episodes (the evaluation uses seed 0) of 1, 2, 3, 5 and 10 shots on every dev set."""
+    records: dict[str, list[Any]] = {}
+    for name, groups in DATASETS.items():
+        ds = load_folder_dataset(args.data / name, groups)
+        emb = Embedder(args.backbone, flip=True, cache=EmbeddingCache()).embed(ds.files)
+        records[name] = []
+        for shots in (1, 2, 3, 5, 10):
+            _, eps = sample_episodes(ds.labels, ds.groups, args.ways, shots, args.queries, 200, seed=1)
+            records[name] += [run_episode(PrototypicalClassifier(args.backbone, adapt="none"), emb, ds, ep, 0.9) for ep in eps]
+    cal = fit_calibration(records).to_dict()
+    cal["fitted_on"] = (
+        f"{', '.join(DATASETS)} (group-aware), {args.ways}-way, {args.queries} queries, 200 episodes per shot count 1-10, seed 1"
+    )
+    args.fit_calibration.write_text(json.dumps({"version": 1, "backbones": {args.backbone: cal}}, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(cal, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
