@@ -21,6 +21,9 @@ COMMAND_MODULES = (
     "app.commands.scan",
     "app.commands.project",
     "app.commands.eval",
+    "app.commands.adapt",
+    "app.commands.score",
+    "app.commands.report",
 )
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.fewshot.quality import ClassQuality, ReliabilityBin
 from core.scoring.records import ScoreRow
+
+__all__ = ["CaseReport", "ClassQuality", "ModelCard", "ReliabilityBin", "ReportContent", "SupportExample"]
 
 NOTICE = "Research use only, not for clinical diagnosis."
 
@@ -18,27 +21,6 @@ class SupportExample:
     content_hash: str
     thumbnail_png: bytes
     similarity: float
-
-
-@dataclass(frozen=True)
-class ClassQuality:
-    """Leave-one-out accuracy of one class of the support set, with its 95% interval."""
-
-    class_name: str
-    examples: int
-    accuracy: float | None
-    ci_low: float
-    ci_high: float
-    warning: str = ""
-
-
-@dataclass(frozen=True)
-class ReliabilityBin:
-    """Calibration check: among predictions with this mean confidence, the share that were right."""
-
-    confidence: float
-    accuracy: float
-    count: int
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,11 @@ def _text(value: object) -> str:
 def _case(case: CaseReport, coverage: float) -> KeepTogether:
     row = case.row
     if row.none_of_these:
-        verdict = "<b>None of these</b>: the image is unlike every class's examples."
+        closest = max(row.probabilities, key=row.probabilities.__getitem__)
+        verdict = (
+            "<b>None of these</b>: the image is unlike the examples of every class. "
+            f"The closest class, for reference only, is {_text(closest)} ({row.probabilities[closest]:.0%})."
+        )
     else:
         verdict = f"Prediction: <b>{_text(row.predicted_class)}</b> ({row.probabilities[str(row.predicted_class)]:.0%})"
     plausible = ", ".join(row.prediction_set) or "none"

@@ -250,3 +250,17 @@ def write_errors(output: Path, errors: Iterable[ScoreError]) -> Path:
         for error in errors:
             writer.writerow([error.path, error.error])
     return path
+
+
+def read_rows(path: Path, classes: Sequence[str]) -> list[ScoreRow]:
+    """Every complete row of an output file (CSV, JSON Lines or Parquet), in file order."""
+    kind = FORMATS.get(path.suffix.lower())
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        return [unflatten(flat, classes) for flat in pq.read_table(path).to_pylist()]
+    text = path.read_text(encoding="utf-8")
+    text = text[: text.rfind("\n") + 1]
+    if kind == "csv":
+        return [unflatten(flat, classes) for flat in csv.DictReader(io.StringIO(text))]
+    return [ScoreRow.from_json(json.loads(line)) for line in text.splitlines()]

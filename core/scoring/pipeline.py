@@ -187,7 +187,11 @@ def _score_batch(model: ProjectModel, batch: list[str], emb: EmbeddingResult, co
     rows = {}
     for position, (index, why, plausible) in enumerate(zip(readable, explanations, sets, strict=True)):
         nearest = {
-            name: NearestSupport(support_hashes[n[0].support_index], n[0].name, n[0].similarity) for name, n in why.nearest.items() if n
+            name: NearestSupport(
+                support_hashes[n[0].support_index], model.support_paths.get(support_hashes[n[0].support_index], ""), n[0].similarity
+            )
+            for name, n in why.nearest.items()
+            if n
         }
         none = not plausible
         rows[index] = ScoreRow(

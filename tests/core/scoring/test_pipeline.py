@@ -41,6 +41,8 @@ def test_adapt_then_score_gives_the_stored_predictions(project: Project, tmp_pat
         row = next(r for r in rows if r.path == path)
         assert row.probabilities == stored[image_id].probabilities  # the GUI's numbers are the CLI's
         assert set(row.nearest_support) == {"red", "green", "blue"}
+        labelled_paths = {r.path for r in project.images() if r.id in project.labels()}
+        assert all(near.path in labelled_paths for near in row.nearest_support.values())
     correct = sum(r.predicted_class == Path(r.path).stem.split("_")[0] for r in rows)
     assert correct >= 5
 
