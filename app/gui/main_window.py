@@ -1,4 +1,9 @@
-"""The main window: assembles the views, view-models, actions and settings; no logic of its own."""
+"""The main window: assembles the views, view-models, actions and settings; no logic of its own.
+
+Left: classes over the thumbnail grid; centre: the viewer; right: tabs for the prediction and its
+reasons, support-set quality and metadata. Without a project, opened files are only browsed; with
+one, opening files imports them into it.
+"""
 
 from __future__ import annotations
 
@@ -7,40 +12,52 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QSplitter, QToolBar, QWidget
+from PySide6.QtWidgets import QMainWindow, QSplitter, QTabWidget, QToolBar, QWidget
 
 from app.cli import package_version
 from app.gui import settings
 from app.gui.viewmodels.library import LibraryViewModel
+from app.gui.viewmodels.prediction import PredictionViewModel
+from app.gui.viewmodels.project import ProjectViewModel
 from app.gui.viewmodels.viewer import ViewerViewModel
 from app.gui.views import dialogs
+from app.gui.views.classes_panel import ClassesPanel
 from app.gui.views.file_drop import FileDropFilter
 from app.gui.views.library_panel import LibraryPanel
 from app.gui.views.metadata_panel import MetadataPanel
+from app.gui.views.prediction_panel import PredictionPanel
+from app.gui.views.project_actions import ProjectActions
+from app.gui.views.quality_panel import QualityPanel
 from app.gui.views.status_bar import StatusBar
 from app.gui.views.viewer_panel import ViewerPanel
 from app.logging_setup import log_file
+from core.embedding import DEFAULT_BACKBONE
+from core.scoring.pipeline import AdaptResult
 
 
 class MainWindow(QMainWindow):
-    """Library (thumbnails + unreadable files) | viewer | metadata, with File and Help menus."""
+    """Classes + library | viewer | prediction, quality and metadata tabs; File/Edit/Model/Help menus.
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    ``backbone`` and ``budget_s`` (adaptation time budget, seconds) are passed to the model; tests
+    use a tiny backbone.
+    """
+
+    def __init__(self, parent: QWidget | None = None, backbone: str = DEFAULT_BACKBONE, budget_s: float = 20.0) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"RareSight: {dialogs.RESEARCH_NOTICE}")
         self.library_model = LibraryViewModel(self)
         self.viewer_model = ViewerViewModel(self)
+        self.project_model = ProjectViewModel(self, backbone=backbone, budget_s=budget_s)
+        self.prediction_model = PredictionViewModel(self.project_model, self)
         self.library = LibraryPanel(self.library_model, self)
+        self.classes = ClassesPanel(self.project_model, self)
         self.viewer = ViewerPanel(self.viewer_model, self)
+        self.prediction = PredictionPanel(self.prediction_model, self.project_model, self)
+        self.quality = QualityPanel(self.prediction_model, self)
         self.metadata = MetadataPanel(self)
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        for widget, stretch in ((self.library, 0), (self.viewer, 1), (self.metadata, 0)):
-            self.splitter.addWidget(widget)
-            self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
-        self.splitter.setSizes([330, 650, 300])
-        self.setCentralWidget(self.splitter)
+        self._lay_out()
         self.drops = FileDropFilter(self)
         self.installEventFilter(self.drops)
         self.setAcceptDrops(True)
@@ -49,8 +66,25 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         settings.restore_window(self, self._splitters())
 
+    def _lay_out(self) -> None:
+        self.left = QSplitter(Qt.Orientation.Vertical, self)
+        self.left.addWidget(self.classes)
+        self.left.addWidget(self.library)
+        self.left.setStretchFactor(1, 1)
+        self.left.setSizes([220, 580])
+        self.tabs = QTabWidget(self)
+        self.tabs.addTab(self.prediction, "Prediction")
+        self.tabs.addTab(self.quality, "Support quality")
+        self.tabs.addTab(self.metadata, "Metadata")
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        for widget, stretch in ((self.left, 0), (self.viewer, 1), (self.tabs, 0)):
+            self.splitter.addWidget(widget)
+            self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
+        self.splitter.setSizes([380, 520, 380])
+        self.setCentralWidget(self.splitter)
+
     def _splitters(self) -> dict[str, QSplitter]:
-        return {"main": self.splitter, "library": self.library.splitter}
+        return {"main": self.splitter, "library": self.library.splitter, "left": self.left}
 
     def _make_actions(self) -> None:
         self.open_files_action = QAction("Open images…", self, shortcut=QKeySequence(QKeySequence.StandardKey.Open))
@@ -58,15 +92,17 @@ class MainWindow(QMainWindow):
         self.quit_action = QAction("Quit", self, shortcut=QKeySequence(QKeySequence.StandardKey.Quit))
         self.about_action = QAction("About RareSight", self)
         self.open_folder_action.setToolTip("Open every image in a folder and its subfolders")
+        self.actions = ProjectActions(self, self.project_model, self.library)
         file_menu = self.menuBar().addMenu("&File")
-        file_menu.addActions([self.open_files_action, self.open_folder_action])
-        file_menu.addSeparator()
+        self.actions.build_menus(file_menu, [self.open_files_action, self.open_folder_action])
         file_menu.addAction(self.quit_action)
         self.menuBar().addMenu("&Help").addAction(self.about_action)
         toolbar = QToolBar("Main", self)
         toolbar.setObjectName("mainToolbar")
         toolbar.setMovable(False)
-        toolbar.addActions([self.open_files_action, self.open_folder_action])
+        toolbar.addActions([self.actions.new_project, self.actions.open_project, self.open_folder_action])
+        toolbar.addSeparator()
+        toolbar.addActions([self.actions.adapt, self.actions.cancel, self.actions.label_next, self.actions.export])
         self.addToolBar(toolbar)
 
     def _connect(self) -> None:
@@ -83,11 +119,46 @@ class MainWindow(QMainWindow):
         self.viewer_model.imageChanged.connect(self.metadata.show_image)
         self.viewer.canvas.hovered.connect(self._on_hover)
         self.drops.pathsDropped.connect(self.open_paths)
+        self._connect_project()
+
+    def _connect_project(self) -> None:
+        project = self.project_model
+        self.library.imageIdSelected.connect(lambda image_id: self.prediction_model.select(image_id if image_id >= 0 else None))
+        project.projectChanged.connect(self._on_project)
+        project.stateChanged.connect(lambda: self.library.filter_bar.set_classes(project.classes.names()))
+        project.taskChanged.connect(lambda task: self.status.set_loading(task not in ("", "explain")))
+        project.progressChanged.connect(self.status.set_progress)
+        project.message.connect(lambda text: self.status.showMessage(text, 6000))
+        project.errorOccurred.connect(self.show_error)
+        project.importFinished.connect(self._on_imported)
+        project.adaptFinished.connect(self._on_adapted)
+        project.exportFinished.connect(lambda path, rows: self.status.showMessage(f"Exported {rows} prediction(s) to {path}.", 8000))
 
     def open_paths(self, paths: Sequence[str | os.PathLike[str]]) -> None:
-        """Open files and folders (folders with their subfolders) in the library."""
-        if paths:
+        """Import files and folders (with subfolders) into the open project, or browse them without one."""
+        if not paths:
+            return
+        if self.project_model.project is not None:
+            self.project_model.import_paths(paths)
+        else:
             self.library_model.open_paths(paths, recursive=True)
+
+    @Slot(str)
+    def _on_project(self, path: str) -> None:
+        project = self.project_model
+        name = f"{os.path.basename(path)} · " if path else ""
+        self.setWindowTitle(f"RareSight: {name}{dialogs.RESEARCH_NOTICE}")
+        self.library.show_project(project.filtered if path else None, project.failures if path else None, project.classes.names())
+        self.open_files_action.setText("Import images…" if path else "Open images…")
+        self.open_folder_action.setText("Import folder…" if path else "Open folder…")
+
+    @Slot(int, int)
+    def _on_imported(self, images: int, failed: int) -> None:
+        self.status.showMessage(f"The project has {images} image(s); {failed} file(s) could not be read.", 6000)
+
+    @Slot(object)
+    def _on_adapted(self, result: AdaptResult) -> None:
+        self.status.showMessage(f"Model version {result.version}: {result.predictions} image(s) predicted in {result.seconds:.0f} s.", 8000)
 
     @Slot()
     def _open_files(self) -> None:
@@ -122,6 +193,7 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def shutdown_workers(self) -> None:
-        """Cancel loading and block until both worker threads are idle."""
+        """Cancel loading and model work, block until the worker threads are idle, close the project."""
         self.library_model.shutdown()
         self.viewer_model.shutdown()
+        self.project_model.shutdown()

@@ -73,3 +73,40 @@ def set_last_folder(folder: str | os.PathLike[str]) -> None:
     store = _store()
     store.setValue("files/last_folder", str(folder))
     store.sync()
+
+
+MAX_RECENT = 8
+COVERAGE_CHOICES = (0.8, 0.9, 0.95)
+DEFAULT_COVERAGE = 0.9
+
+
+def recent_projects() -> list[str]:
+    """Project files opened lately, newest first (those that no longer exist are left out)."""
+    value = _store().value("projects/recent", [])
+    items = [value] if isinstance(value, str) else list(value or [])
+    return [str(p) for p in items if p and Path(str(p)).is_file()][:MAX_RECENT]
+
+
+def add_recent_project(path: str | os.PathLike[str]) -> list[str]:
+    """Put ``path`` first in the recent projects; returns the new list."""
+    target = str(Path(path).resolve())
+    items = [target] + [p for p in recent_projects() if p != target]
+    store = _store()
+    store.setValue("projects/recent", items[:MAX_RECENT])
+    store.sync()
+    return items[:MAX_RECENT]
+
+
+def coverage() -> float:
+    """The coverage of prediction sets the user chose (0.8, 0.9 or 0.95)."""
+    try:
+        value = float(_store().value("model/coverage", DEFAULT_COVERAGE))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return DEFAULT_COVERAGE
+    return value if value in COVERAGE_CHOICES else DEFAULT_COVERAGE
+
+
+def set_coverage(value: float) -> None:
+    store = _store()
+    store.setValue("model/coverage", float(value))
+    store.sync()

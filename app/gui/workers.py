@@ -42,6 +42,11 @@ class JobContext:
     def cancelled(self) -> bool:
         return self._cancelled.is_set()
 
+    @property
+    def token(self) -> threading.Event:
+        """The cancel token itself, for core functions that take ``cancel=`` (an Event)."""
+        return self._cancelled
+
     def cancel(self) -> None:
         self._cancelled.set()
 

@@ -73,3 +73,40 @@ def show_about(parent: QWidget | None, version: str, log_file: Path | None) -> Q
     box = _message_box(parent, QMessageBox.Icon.Information, "About RareSight", text)
     box.setTextFormat(Qt.TextFormat.RichText)
     return box
+
+
+PROJECT_FILTER = "RareSight projects (*.raresight);;All files (*)"
+EXPORT_FILTER = "CSV (*.csv);;JSON Lines (*.jsonl);;Parquet (*.parquet)"
+
+
+def choose_new_project(parent: QWidget | None) -> str:
+    """Ask where to create a project file ('' when cancelled); adds the .raresight suffix."""
+    path, _ = QFileDialog.getSaveFileName(parent, "New project", settings.last_folder(), PROJECT_FILTER)
+    if not path:
+        return ""
+    settings.set_last_folder(Path(path).parent)
+    return path if Path(path).suffix else f"{path}.raresight"
+
+
+def choose_project(parent: QWidget | None) -> str:
+    """Ask for a project file to open ('' when cancelled)."""
+    path, _ = QFileDialog.getOpenFileName(parent, "Open project", settings.last_folder(), PROJECT_FILTER)
+    if path:
+        settings.set_last_folder(Path(path).parent)
+    return path
+
+
+def choose_export(parent: QWidget | None, suggested: str) -> str:
+    """Ask where to export predictions ('' when cancelled); CSV unless another format is chosen."""
+    start = str(Path(settings.last_folder() or Path.home()) / suggested)
+    path, chosen = QFileDialog.getSaveFileName(parent, "Export predictions", start, EXPORT_FILTER)
+    if not path:
+        return ""
+    settings.set_last_folder(Path(path).parent)
+    if not Path(path).suffix:
+        path += ".parquet" if chosen.startswith("Parquet") else ".jsonl" if chosen.startswith("JSON") else ".csv"
+    return path
+
+
+def show_info(parent: QWidget | None, message: str) -> QMessageBox:
+    return _message_box(parent, QMessageBox.Icon.Information, "RareSight", message)

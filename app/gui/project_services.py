@@ -1,0 +1,151 @@
+"""What the clinician's window asks of a project, as plain functions and values (no Qt).
+
+They run in the worker (imports, snapshots, exports) or, when they are a single small transaction
+(labels, undo), on the GUI thread. Numbers come from :mod:`core.scoring.pipeline`, the path the
+CLI uses too, so the window and ``raresight score`` agree.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from core.embedding import CancelToken, ProgressFn, check_cancel
+from core.scoring.output import open_sink
+from core.scoring.pipeline import DEFAULT_COVERAGE, load_project_model, score_images
+from core.scoring.records import ScoreRow
+from core.store import ClassInfo, ImageRecord, ImportReport, PredictionRecord, Project, UndoState
+
+#: Colours offered to new classes in turn (distinct, readable on white and on a dark grid).
+CLASS_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f")
+
+#: Below this confidence a prediction counts as uncertain (the grid's "Uncertain" filter).
+UNCERTAIN_BELOW = 0.6
+
+
+@dataclass(frozen=True)
+class ProjectSnapshot:
+    """Everything the window shows of a project, read in one go (in the worker)."""
+
+    path: str
+    images: list[ImageRecord]
+    thumbnails: dict[int, npt.NDArray[np.uint8]]  # image id -> (h, w) or (h, w, 3) uint8
+    classes: list[ClassInfo]
+    labels: dict[int, str]
+    predictions: dict[int, PredictionRecord]
+    model_version: int | None
+    undo: UndoState
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def read_snapshot(project: Project, failed: Sequence[tuple[str, str]] = ()) -> ProjectSnapshot:
+    """Images (with thumbnails), classes, labels, the latest predictions and the undo state."""
+    images = project.images()
+    thumbnails = {}
+    for record in images:
+        png = project.thumbnail(int(record.id or 0))
+        if png is not None:
+            thumbnails[int(record.id or 0)] = decode_png(png)
+    state = project.model_state()
+    version = None if state is None else state.version
+    predictions = {} if version is None else {p.image_id: p for p in project.predictions(version)}
+    return ProjectSnapshot(
+        str(project.path),
+        images,
+        thumbnails,
+        project.classes(),
+        project.labels(),
+        predictions,
+        version,
+        project.undo_state(),
+        list(failed),
+    )
+
+
+def decode_png(png: bytes) -> npt.NDArray[np.uint8]:
+    """PNG bytes -> uint8 (h, w) greyscale or (h, w, 3) RGB (decoded here, in the worker)."""
+    with Image.open(io.BytesIO(png)) as picture:
+        mode = "L" if picture.mode in ("L", "I", "I;16", "F") else "RGB"
+        return np.asarray(picture.convert(mode), dtype=np.uint8)
+
+
+def import_paths(
+    project: Project,
+    paths: Sequence[str | os.PathLike[str]],
+    progress: ProgressFn,
+    is_cancelled: Callable[[], bool],
+) -> ImportReport:
+    """Add the files under ``paths`` (folders with subfolders); unreadable files are in the report."""
+    return project.add_images(paths, recursive=True, progress=progress, is_cancelled=is_cancelled)
+
+
+def next_colour(classes: Sequence[ClassInfo]) -> str:
+    """The first palette colour no class uses yet (cycling when all are taken)."""
+    used = {c.colour.lower() for c in classes}
+    for colour in CLASS_COLOURS:
+        if colour not in used:
+            return colour
+    return CLASS_COLOURS[len(classes) % len(CLASS_COLOURS)]
+
+
+def usefulness(prediction: PredictionRecord | None) -> float:
+    """How much labelling this image would teach the model, 0..2 (higher first).
+
+    "None of these" images (unlike every class) come first, then the least confident ones;
+    images without a prediction sit in the middle so a fresh project still gets suggestions.
+    """
+    if prediction is None:
+        return 0.5
+    if prediction.top_class is None:
+        return 2.0
+    spread = 0.25 * max(0, len(prediction.prediction_set) - 1)
+    return 1.0 - prediction.confidence + spread
+
+
+def label_next(images: Sequence[ImageRecord], labels: dict[int, str], predictions: dict[int, PredictionRecord], n: int = 12) -> list[int]:
+    """The ``n`` unlabelled image ids whose label would help most, most useful first."""
+    candidates = [int(r.id or 0) for r in images if int(r.id or 0) not in labels]
+    candidates.sort(key=lambda image_id: (-usefulness(predictions.get(image_id)), image_id))
+    return candidates[:n]
+
+
+def export_predictions(
+    project: Project,
+    output: Path,
+    coverage: float = DEFAULT_COVERAGE,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> int:
+    """Score every image of the project with its adapted model into ``output`` (CSV, JSONL, Parquet).
+
+    The same rows ``raresight score`` writes. The export is recorded in the audit log.
+    Returns the number of rows written.
+    """
+    model = load_project_model(project)
+    if output.exists():
+        output.unlink()  # a fresh export, not a resumed one
+    paths = [r.path for r in project.images() if Path(r.path).is_file()]
+    sink = open_sink(output, model.classes)
+    written = 0
+    try:
+        batch: list[ScoreRow] = []
+        for item in score_images(model, paths, coverage=coverage, progress=progress, cancel=cancel):
+            if isinstance(item, ScoreRow):
+                batch.append(item)
+            if len(batch) >= 64:
+                sink.append(batch)
+                written, batch = written + len(batch), []
+        check_cancel(cancel, "export")
+        sink.append(batch)
+        written += len(batch)
+    finally:
+        sink.close()
+    project.record_event("export", {"path": str(output), "rows": written, "model_version": model.version, "coverage": coverage})
+    return written
