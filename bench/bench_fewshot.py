@@ -65,6 +65,23 @@ def easyfsl_episodes(features: np.ndarray, eps: list[Any]) -> dict[str, float] |
     return {"accuracy": acc, "accuracy_ci95": ci, "ece": expected_calibration_error(np.concatenate(conf), np.concatenate(ok))}
 
 
+def save_records(path: Path, records: list[Any]) -> None:
+    """Per-episode logits and statistics (no pickle), to refit or re-score the calibration later."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        path,
+        logits=np.concatenate([r.logits for r in records]),
+        targets=np.concatenate([r.targets for r in records]),
+        episode=np.concatenate([np.full(len(r.targets), i) for i, r in enumerate(records)]),
+        unknown_logits=np.concatenate([r.unknown_logits for r in records]),
+        unknown_episode=np.concatenate([np.full(len(r.unknown_logits), i) for i, r in enumerate(records)]),
+        spread=np.array([r.spread for r in records]),
+        temperature=np.array([r.temperature for r in records]),
+        adapt_seconds=np.array([r.adapt_seconds for r in records]),
+        shots=np.array([r.shots for r in records]),
+    )
+
+
 def compare(data: Path, args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, groups in DATASETS.items():
@@ -82,6 +99,8 @@ def compare(data: Path, args: argparse.Namespace) -> dict[str, Any]:
                 run_episode(PrototypicalClassifier(args.backbone, adapt=args.adapt, random_state=args.seed * 100003 + i), emb, ds, ep, 0.9)
                 for i, ep in enumerate(eps)
             ]
+            if args.records:
+                save_records(args.records / f"{name}-{shots}shot-seed{args.seed}-{args.adapt}.npz", records)
             ours = summarise(records, ways, shots, 0.0).__dict__
             ours["wall_seconds"] = time.perf_counter() - start
             base = easyfsl_episodes(head, eps)
@@ -114,6 +133,28 @@ def throughput(data: Path, n: int, backbone: str) -> dict[str, float]:
     return result
 
 
+def adapt_timing(data: Path, backbone: str) -> dict[str, float]:
+    """A 5-way 5-shot fit from image files with adaptation forced on: load, embed, adapt times and peak memory."""
+    ds = load_folder_dataset(data / "rbc-morphology")
+    rng = np.random.default_rng(0)
+    classes = rng.choice(len(ds.classes), 5, replace=False)
+    picks = [int(i) for c in classes for i in rng.choice(np.flatnonzero(ds.labels == c), 5, replace=False)]
+    torch.set_num_threads(2)
+    start = time.perf_counter()
+    load_backbone(backbone)
+    loaded = time.perf_counter()
+    clf = PrototypicalClassifier(backbone, adapt="always", cache=False)
+    clf.fit([ds.files[i] for i in picks], [ds.classes[ds.labels[i]] for i in picks])
+    total = time.perf_counter() - loaded
+    return {
+        "model_load_seconds": loaded - start,
+        "fit_seconds_without_model_load": total,
+        "adapt_seconds": clf.adapt_seconds_,
+        "embed_seconds": total - clf.adapt_seconds_,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
@@ -128,6 +169,8 @@ def main() -> int:
     parser.add_argument("--throughput", type=int, default=0, metavar="N", help="also measure embedding throughput on N images")
     parser.add_argument("--fit-calibration", type=Path, metavar="JSON", help="meta-fit the calibration (seed 1 episodes) and write it")
     parser.add_argument("--out", type=Path, help="write the JSON results here")
+    parser.add_argument("--adapt-timing", action="store_true", help="time one 5x5 fit with adaptation from image files")
+    parser.add_argument("--records", type=Path, metavar="DIR", help="also save per-episode logits under DIR (.npz)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if not args.data.is_dir():
@@ -136,6 +179,9 @@ def main() -> int:
     if args.fit_calibration:
         return write_calibration(args)
     report: dict[str, Any] = {"backbone": args.backbone, "adapt": args.adapt, "seed": args.seed, "episodes": args.episodes}
+    if args.adapt_timing:
+        report["adapt_timing"] = adapt_timing(args.data, args.backbone)
+        print(json.dumps(report["adapt_timing"]), flush=True)
     if args.throughput:
         report["throughput"] = throughput(args.data, args.throughput, args.backbone)
         print(json.dumps(report["throughput"]), flush=True)

@@ -2,8 +2,8 @@
 
 Given the :class:`EpisodeRecord` of many episodes per dataset and shot count, fit
 
-- one temperature per shot count (NLL of every query, datasets weighted equally: the geometric
-  mean of the per-dataset fits, so no single dataset dominates);
+- one temperature per shot count: the one with the smallest worst-case ECE over the datasets,
+  between their NLL optima, so no single dataset or modality dominates;
 - the cumulative-probability threshold at which prediction sets reach each target coverage
   (with the "none of these" rejection active, as the product uses them);
 - the novelty threshold that rejects about ``false_rejection`` of known queries.
@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from core.evaluation.metrics import expected_calibration_error
 from core.evaluation.runner import EpisodeRecord
 from core.fewshot.calibration import Calibration, fit_temperature, prediction_sets, softmax
 
@@ -33,14 +34,7 @@ def fit_calibration(records: Mapping[str, Sequence[EpisodeRecord]], false_reject
         for r in recs:
             by_shots[r.shots][name].append(r)
     shots = sorted(by_shots)
-    temps = []
-    for k in shots:
-        per_dataset = []
-        for recs in by_shots[k].values():
-            logits = np.concatenate([r.logits for r in recs])
-            targets = np.concatenate([r.targets for r in recs])
-            per_dataset.append(np.log(fit_temperature(logits, targets)))
-        temps.append(float(np.exp(np.mean(per_dataset))))
+    temps = [_minimax_temperature(by_shots[k]) for k in shots]
     known_novelty = [_novelty(r.logits, r.spread) for recs in records.values() for r in recs]
     # per-dataset quantile, then the largest: a threshold that rejects few known queries anywhere
     unknown_threshold = float(
@@ -61,6 +55,28 @@ def fit_calibration(records: Mapping[str, Sequence[EpisodeRecord]], false_reject
         set_values=tuple(values),
         unknown_threshold=unknown_threshold,
     )
+
+
+def _minimax_temperature(datasets: Mapping[str, Sequence[EpisodeRecord]]) -> float:
+    """The temperature whose worst ECE over the datasets is smallest (robust across modalities).
+
+    Searched between the per-dataset NLL optima, where the compromise must lie.
+    """
+    fits = []
+    for recs in datasets.values():
+        fits.append(fit_temperature(np.concatenate([r.logits for r in recs]), np.concatenate([r.targets for r in recs])))
+    grid = np.exp(np.linspace(np.log(min(fits)), np.log(max(fits)), 41))
+
+    def worst(t: float) -> float:
+        eces = []
+        for recs in datasets.values():
+            proba = [softmax(r.logits / t) for r in recs]
+            conf = np.concatenate([p.max(1) for p in proba])
+            ok = np.concatenate([p.argmax(1) == r.targets for p, r in zip(proba, recs, strict=True)])
+            eces.append(expected_calibration_error(conf, ok))
+        return max(eces)
+
+    return float(min(grid, key=worst))
 
 
 def _set_threshold(datasets: Mapping[str, Sequence[EpisodeRecord]], temperature: float, coverage: float, unknown: float) -> float:

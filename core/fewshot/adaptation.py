@@ -26,10 +26,12 @@ from core.fewshot.features import FeatureConfig, block_slices
 
 log = logging.getLogger(__name__)
 
-MIN_SHOTS_TO_ADAPT = 3
-MAX_STEPS = 30
-LEARNING_RATE = 1e-3
-TRAINABLE: tuple[str, ...] = ()  # names of children of the upper module; () = all of it
+MIN_SHOTS_TO_ADAPT = 5
+MAX_STEPS = 20
+LEARNING_RATE = 3e-3
+# children of the upper module to fine-tune (() = all of it). The head alone measured best on
+# rbc-morphology 5-shot (+2.7 points over 20 episodes vs +1.6 for block 15 + head) at a third of the cost.
+TRAINABLE: tuple[str, ...] = ("conv_head", "bn_head")
 
 
 def worth_adapting(shots: npt.NDArray[np.int64]) -> bool:

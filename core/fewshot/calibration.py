@@ -38,6 +38,7 @@ class Calibration:
     set_shots: tuple[float, ...] = (1.0, 5.0)
     set_values: tuple[tuple[float, ...], ...] = ((0.9, 0.9),)  # [coverage][shots]
     unknown_threshold: float = 3.0
+    adapted_scale: float = 1.0  # temperature multiplier once the embedding was adapted to the support set
     extra: dict[str, Any] = field(default_factory=dict)
 
     def temperature(self, shots: float) -> float:
@@ -60,7 +61,8 @@ class Calibration:
                 set_shots=tuple(float(v) for v in data["set_threshold"]["shots"]),
                 set_values=tuple(tuple(float(v) for v in row) for row in data["set_threshold"]["values"]),
                 unknown_threshold=float(data["unknown_threshold"]),
-                extra={k: v for k, v in data.items() if k not in {"temperature", "set_threshold", "unknown_threshold"}},
+                adapted_scale=float(data.get("adapted_scale", 1.0)),
+                extra={k: v for k, v in data.items() if k not in {"temperature", "set_threshold", "unknown_threshold", "adapted_scale"}},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"malformed calibration entry ({exc!r})") from exc
@@ -74,6 +76,7 @@ class Calibration:
                 "values": [list(r) for r in self.set_values],
             },
             "unknown_threshold": self.unknown_threshold,
+            "adapted_scale": self.adapted_scale,
             **self.extra,
         }
 

@@ -270,7 +270,7 @@ class PrototypicalClassifier:
         return self.temperature if self.temperature is not None else self._calibration.temperature(float(self.shots_.mean()))
 
     def _fit_temperature(self) -> float:
-        meta = self._temperature_for_shots()
+        meta = self._temperature_for_shots() * (self._calibration.adapted_scale if self.adapted_ else 1.0)
         if not self.refine_temperature or self._loo is None or self.temperature is not None:
             return meta
         from core.fewshot.calibration import fit_temperature
