@@ -65,6 +65,8 @@ def read_dicom(path: str, data: bytes, content_hash: str, frame: int | None, win
 
 def _read_dicom(path: str, data: bytes, content_hash: str, frame: int | None, window_index: int) -> MedicalImage:
     ds = _parse(path, data)
+    if not any(keyword in ds for keyword in _PIXEL_KEYWORDS) and ("Rows" in ds or len(ds) == 0):
+        raise ImageReadError(path, f"DICOM file without Pixel Data ({_sop_class_name(ds)}): it is probably truncated", _REEXPORT)
     if not any(keyword in ds for keyword in _PIXEL_KEYWORDS):
         sop = _sop_class_name(ds)
         raise ImageReadError(
@@ -331,7 +333,7 @@ def _voi_lut_display(ds: Dataset, pixels: np.ndarray, invert: bool, padding: np.
 
 
 def _sop_class_name(ds: Dataset) -> str:
-    uid = ds.get("SOPClassUID")
+    uid = ds.get("SOPClassUID") or getattr(ds, "file_meta", {}).get("MediaStorageSOPClassUID")
     if uid is None:
         return "SOP class not given"
     return f"SOP class {UID(str(uid)).name}"
