@@ -39,6 +39,11 @@ def run_demo_command(args: argparse.Namespace) -> int:
     print(f"  '{UNLABELLED_CLASS}' (never labelled): {result.unknown_flagged}/{result.unknown_queries} flagged 'none of these'")
     if args.headless:
         return 0
+    from app.display import display_available
+
+    if not display_available():
+        print("  (no display here, so the window was not opened: run 'raresight gui' on a desktop, or use --headless)")
+        return 0
     from app.gui.main import run
 
     return run([str(result.project)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 
@@ -13,6 +14,11 @@ def register(subparsers: Any) -> None:
 
 
 def run_gui(args: argparse.Namespace) -> int:
+    from app.display import NO_DISPLAY, display_available
+
+    if not display_available():
+        print(f"raresight: {NO_DISPLAY}", file=sys.stderr)
+        return 2
     from app.gui.main import run  # Qt is imported only here
 
     return run(list(getattr(args, "paths", []) or []))
