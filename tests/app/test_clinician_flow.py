@@ -56,6 +56,7 @@ def test_clinician_flow_end_to_end(qtbot: QtBot, tiny: str, tmp_path: Path, monk
     with qtbot.waitSignal(window.project_model.importFinished, timeout=TIMEOUT_MS) as imported:
         window.open_folder_action.trigger()  # File > Import folder…
     assert imported.args == [21, 0] and len(grid_ids(window)) == 21
+    wait_idle(qtbot, window)
 
     for name in ("red", "green", "blue"):
         add_class(window, name, f"{name} cells")
@@ -71,8 +72,11 @@ def test_clinician_flow_end_to_end(qtbot: QtBot, tiny: str, tmp_path: Path, monk
     assert sorted(labels.values()) == ["blue"] * 4 + ["green"] * 3 + ["red"] * 4
     assert "red (4)" in window.project_model.classes.index(0, 0).data()
 
+    assert window.actions.adapt.isEnabled()
     with qtbot.waitSignal(window.project_model.adaptFinished, timeout=TIMEOUT_MS) as adapted:
         window.actions.adapt.trigger()
+        assert window.project_model.task == "adapt", window.status.currentMessage()
+        assert not message_boxes()
     assert adapted.args[0].predictions == 10
 
     query = images["red"][5]
