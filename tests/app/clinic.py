@@ -80,3 +80,25 @@ def add_class(window: MainWindow, name: str, description: str = "") -> None:
 def grid_ids(window: MainWindow) -> list[int]:
     model = window.library.grid.model()
     return [int(model.index(row, 0).data(IMAGE_ID_ROLE)) for row in range(model.rowCount())]
+
+
+def labelled_project(qtbot: QtBot, window: MainWindow, folder: Path, project_path: Path, shots: dict[str, int]) -> dict[str, list[Path]]:
+    """Create a project in ``window``, import ``folder`` and label ``shots[class]`` images per class."""
+    images = {name: sorted(folder.glob(f"{name}_*.png")) for name in CLASSES}
+    model = window.project_model
+    assert model.new_project(project_path)
+    wait_idle(qtbot, window)
+    with qtbot.waitSignal(model.importFinished, timeout=TIMEOUT_MS):
+        window.open_paths([folder])
+    wait_idle(qtbot, window)
+    for name in CLASSES:
+        model.add_class(name)
+    for name, n in shots.items():
+        model.label([image_id(window, p) for p in images[name][:n]], name)
+    return images
+
+
+def adapt(qtbot: QtBot, window: MainWindow) -> None:
+    with qtbot.waitSignal(window.project_model.adaptFinished, timeout=TIMEOUT_MS):
+        window.actions.adapt.trigger()
+    wait_idle(qtbot, window)

@@ -1,0 +1,179 @@
+"""Adapting in the worker (cancel leaves the project as it was), the panels it fills, label next, export."""
+
+from __future__ import annotations
+
+import csv
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from pytestqt.qtbot import QtBot
+
+from app.gui import model_services, settings
+from app.gui.main_window import MainWindow
+from app.gui.project_services import usefulness
+from app.gui.views import dialogs
+from core.store import Project
+from tests.app.clinic import TIMEOUT_MS, adapt, grid_ids, image_id, labelled_project, make_folder, select, wait_idle
+from tests.core.embedding.tiny import COLOURS, make_image, register_tiny
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def window(qtbot: QtBot) -> MainWindow:
+    main_window = MainWindow(backbone=register_tiny(), budget_s=0.5)
+    qtbot.addWidget(main_window)
+    main_window.show()
+    qtbot.waitExposed(main_window)
+    return main_window
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    make_folder(tmp_path / "cases")
+    return tmp_path / "cases"
+
+
+def project_state(path: Path) -> dict[str, Any]:
+    """Everything a cancelled adaptation must leave alone."""
+    with Project.open(path, readonly=True) as project:
+        return {
+            "info": project.info().to_dict(),
+            "audit": [(e.id, e.action, e.details) for e in project.audit_log()],
+            "labels": project.labels(),
+            "model": project.model_state(),
+            "predictions": project.predictions(),
+            "bytes_of_undo": project.undo_state(),
+        }
+
+
+def test_cancel_during_adaptation_leaves_the_project_as_it_was(
+    qtbot: QtBot, window: MainWindow, folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "study.raresight"
+    labelled_project(qtbot, window, folder, path, {"red": 3, "green": 3, "blue": 3})
+    before = project_state(path)
+    reached, release = threading.Event(), threading.Event()
+    real = model_services.adapt_project
+
+    def held(project: Project, **kwargs: Any) -> Any:  # the real adaptation, paused once while predicting
+        progress = kwargs["progress"]
+
+        def hold(fraction: float, message: str) -> None:
+            progress(fraction, message)
+            if fraction >= 0.6 and not reached.is_set():
+                reached.set()
+                release.wait(10)
+
+        return real(project, **{**kwargs, "progress": hold})
+
+    monkeypatch.setattr(model_services, "adapt_project", held)
+    window.actions.adapt.trigger()
+    qtbot.waitUntil(reached.is_set, timeout=TIMEOUT_MS)
+    assert window.actions.cancel.isEnabled() and not window.actions.adapt.isEnabled()
+    window.actions.cancel.trigger()
+    release.set()
+    assert window.project_model.runner.wait(TIMEOUT_MS)
+
+    assert project_state(path) == before
+    assert window.project_model.model_version is None and window.project_model.predictions == {}
+    assert "cancelled" in window.status.currentMessage()
+    assert window.actions.adapt.isEnabled()
+    adapt(qtbot, window)  # and it still works afterwards
+    assert window.project_model.model_version == 1
+
+
+def test_quality_panel_warns_about_too_few_examples(qtbot: QtBot, window: MainWindow, folder: Path, tmp_path: Path) -> None:
+    labelled_project(qtbot, window, folder, tmp_path / "study.raresight", {"red": 4, "green": 3, "blue": 2})
+    adapt(qtbot, window)
+    qtbot.waitUntil(lambda: window.quality.table.rowCount() == 3, timeout=TIMEOUT_MS)
+    advice = window.quality.advice()
+    assert advice["blue"].startswith("Only 2 example(s)")
+    table = window.quality.table
+    row = {table.item(r, 0).text(): r for r in range(3)}["red"]
+    assert table.item(row, 1).text() == "4" and "of 4" in table.item(row, 2).text() and "–" in table.item(row, 3).text()
+
+
+def test_label_next_confirm_and_none_of_these(qtbot: QtBot, window: MainWindow, folder: Path, tmp_path: Path) -> None:
+    make_image(folder / "odd_00.png", COLOURS["grey"], seed=7)  # unlike every class
+    path = tmp_path / "study.raresight"
+    labelled_project(qtbot, window, folder, path, {"red": 4, "green": 4, "blue": 4})
+    adapt(qtbot, window)
+    odd = image_id(window, folder / "odd_00.png")
+
+    window.actions.label_next.trigger()
+    shown = grid_ids(window)
+    assert len(shown) == 22 - 12 and not set(shown) & set(window.project_model.labels)
+    predictions = window.project_model.predictions
+    unlike = [i for i in shown if predictions[i].top_class is None]
+    assert predictions[odd].top_class is None and shown[: len(unlike)] == unlike  # unlike every class: first
+    scores = [usefulness(predictions[i]) for i in shown]
+    assert scores == sorted(scores, reverse=True)  # most useful to label first
+    select(qtbot, window, [folder / "odd_00.png"])
+    qtbot.waitUntil(lambda: window.prediction_model.explanation is not None and window.prediction_model.image_id == odd, timeout=TIMEOUT_MS)
+    assert window.prediction.none_banner.isVisible() and "None of these" in window.prediction.prediction_set.text()
+    assert not window.prediction.confirm_button.isEnabled()
+
+    red = image_id(window, folder / "red_05.png")
+    select(qtbot, window, [folder / "red_05.png"])
+    qtbot.waitUntil(lambda: window.prediction.confirm_button.isEnabled(), timeout=TIMEOUT_MS)
+    QTest.mouseClick(window.prediction.confirm_button, Qt.MouseButton.LeftButton)
+    assert window.project_model.labels[red] == "red"
+    with Project.open(path, readonly=True) as project:
+        notes = [e.details for e in project.audit_log("note")]
+        labels = [e.details for e in project.audit_log("label") if e.details["image_id"] == red]
+    assert notes[-1] == {"kind": "confirm", "image_id": red, "class": "red", "model_version": 1}
+    assert labels[-1]["note"] == "confirms model 1 prediction"
+
+
+def test_coverage_is_remembered_and_changes_the_set(qtbot: QtBot, window: MainWindow, folder: Path, tmp_path: Path) -> None:
+    labelled_project(qtbot, window, folder, tmp_path / "study.raresight", {"red": 4, "green": 4, "blue": 4})
+    adapt(qtbot, window)
+    select(qtbot, window, [folder / "green_06.png"])
+    qtbot.waitUntil(lambda: window.prediction_model.explanation is not None, timeout=TIMEOUT_MS)
+    combo = window.prediction.coverage
+    combo.setCurrentIndex(combo.findData(0.95))
+    qtbot.waitUntil(lambda: window.prediction_model.explanation is not None and window.prediction_model.explanation.coverage == 0.95)
+    assert "95 %" in window.prediction.prediction_set.text()
+    assert settings.coverage() == 0.95
+    other = MainWindow(backbone=register_tiny())
+    qtbot.addWidget(other)
+    assert other.prediction.coverage.currentData() == 0.95
+
+
+def test_export_predictions_csv_is_audited(
+    qtbot: QtBot, window: MainWindow, folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "study.raresight"
+    labelled_project(qtbot, window, folder, path, {"red": 3, "green": 3, "blue": 3})
+    assert not window.actions.export.isEnabled()  # nothing to export before the first adaptation
+    adapt(qtbot, window)
+    out = tmp_path / "predictions.csv"
+    monkeypatch.setattr(dialogs, "choose_export", lambda parent, suggested: str(out))
+    with qtbot.waitSignal(window.project_model.exportFinished, timeout=TIMEOUT_MS) as done:
+        window.actions.export.trigger()
+    assert done.args == [str(out), 21]
+    wait_idle(qtbot, window)
+    with out.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 21 and {"p_red", "p_green", "p_blue", "predicted_class", "prediction_set"} <= set(rows[0])
+    with Project.open(path, readonly=True) as project:
+        assert project.audit_log("export")[-1].details["rows"] == 21
+
+
+def test_adapt_errors_are_shown_with_cores_message(qtbot: QtBot, window: MainWindow, folder: Path, tmp_path: Path) -> None:
+    labelled_project(qtbot, window, folder, tmp_path / "study.raresight", {"red": 3})
+    (folder / "red_00.png").unlink()  # a labelled file went missing
+    window.actions.adapt.trigger()
+    from tests.app.helpers import message_boxes
+
+    qtbot.waitUntil(lambda: bool(message_boxes()), timeout=TIMEOUT_MS)
+    box = message_boxes()[0]
+    assert "missing" in box.text() and "relink" in box.text()
+    box.reject()
+    wait_idle(qtbot, window)
+    assert window.project_model.model_version is None
