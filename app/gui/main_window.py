@@ -80,7 +80,7 @@ class MainWindow(QMainWindow):
         for widget, stretch in ((self.left, 0), (self.viewer, 1), (self.tabs, 0)):
             self.splitter.addWidget(widget)
             self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
-        self.splitter.setSizes([380, 520, 380])
+        self.splitter.setSizes([400, 500, 380])
         self.setCentralWidget(self.splitter)
 
     def _splitters(self) -> dict[str, QSplitter]:

@@ -32,6 +32,7 @@ CLASS_ROLE = Qt.ItemDataRole.UserRole + 3
 PREDICTED_ROLE = Qt.ItemDataRole.UserRole + 4
 CONFIDENCE_ROLE = Qt.ItemDataRole.UserRole + 5
 USEFULNESS_ROLE = Qt.ItemDataRole.UserRole + 6
+CLASS_COLOUR_ROLE = Qt.ItemDataRole.UserRole + 7
 IMAGE_IDS_MIME = "application/x-raresight-image-ids"
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -106,6 +107,8 @@ class ImageItemModel(QAbstractListModel):
             return None if prediction is None or label is not None else prediction.confidence
         if role == USEFULNESS_ROLE:
             return None if label is not None else usefulness(prediction)
+        if role == CLASS_COLOUR_ROLE:
+            return None if label is None or label not in self._colours else self._colours[label].name()
         return None
 
     def flags(self, index: _Index) -> Qt.ItemFlag:

@@ -7,7 +7,10 @@ from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QLabel, QLineEdit,
 
 from app.gui.viewmodels.project import ProjectViewModel
 
-HELP = "Select thumbnails and press 1–9 to label them (0 removes the label), or drag them onto a class."
+HELP = (
+    "Select thumbnails and press 1–9 to label them (0 removes the label), or drag them onto a class. "
+    "In the grid, bold framed names are your labels; italic ones are the model's predictions."
+)
 
 
 class ClassesPanel(QWidget):
@@ -32,7 +35,7 @@ class ClassesPanel(QWidget):
         self.add_button = QPushButton("Add class", self)
         self.help = QLabel(HELP, self)
         self.help.setWordWrap(True)
-        self.help.setStyleSheet("color: palette(mid);")
+        self.help.setStyleSheet("color: #5a5a5a;")
         self._layout()
         self.add_button.clicked.connect(self._add)
         self.name.returnPressed.connect(self._add)

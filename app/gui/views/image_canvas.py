@@ -44,7 +44,7 @@ class ImageCanvas(QWidget):
         self._fit = True
         self._drag: str | None = None
         self._last = QPointF()
-        self._placeholder = "Open images to start: File › Open images… or Open folder…"
+        self._placeholder = "Start with File › New project… (or open one), then import a folder of images"
 
     # -- what is shown ---------------------------------------------------------------------------
     def set_pixels(self, pixels: npt.NDArray[np.uint8], reset_view: bool = False) -> None:

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from app.gui.viewmodels.file_models import PATH_ROLE
 from app.gui.viewmodels.library import LibraryViewModel
 from app.gui.viewmodels.project_models import FILTERS, IMAGE_ID_ROLE, ImageFilter
+from app.gui.views.thumbnail_delegate import ThumbnailDelegate
 
 ICON_SIZE = 96
 
@@ -62,6 +63,8 @@ class LibraryPanel(QWidget):
         self.grid.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.grid.setDragEnabled(True)  # after setMovement(Static), which turns dragging off
         self.grid.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self._plain_delegate = self.grid.itemDelegate()
+        self._project_delegate = ThumbnailDelegate(ICON_SIZE, self.grid)
         self.filter_bar = FilterBar(self)
         self.filter_bar.setVisible(False)
         self._filter: ImageFilter | None = None
@@ -110,6 +113,9 @@ class LibraryPanel(QWidget):
             self._watch(failure_model)
         self.filter_bar.setVisible(images is not None)
         self.filter_bar.set_classes(class_names)
+        self.grid.setItemDelegate(self._project_delegate if images is not None else self._plain_delegate)
+        lines = 2 * self.grid.fontMetrics().height() + 14 if images is not None else 36
+        self.grid.setGridSize(QSize(ICON_SIZE + 24, ICON_SIZE + lines))
         self._update_titles()
 
     def selected_ids(self) -> list[int]:

@@ -57,7 +57,8 @@ class PredictionPanel(QWidget):
         self.override_box = QComboBox(self)
         self.override_button = QPushButton("Override", self)
         self.override_button.setToolTip("Label the image as the chosen class instead (recorded as an override)")
-        self.reasons_title = QLabel("<b>Why: the most similar support examples</b>", self)
+        self.reasons_title = QLabel("<b>Why: the most similar support examples</b> (similarity: 1 = identical)", self)
+        self.reasons_title.setWordWrap(True)
         self.reasons = QWidget(self)
         self.reasons_layout = QGridLayout(self.reasons)
         self.reasons_layout.setContentsMargins(0, 0, 0, 0)
@@ -74,8 +75,9 @@ class PredictionPanel(QWidget):
         self._show(None, "")
 
     def _layout(self) -> None:
+        self.controls = QWidget(self)  # coverage, Confirm, Override: only with a prediction
         coverage_row = QHBoxLayout()
-        coverage_row.addWidget(QLabel("Coverage:", self))
+        coverage_row.addWidget(QLabel("Coverage:", self.controls))
         coverage_row.addWidget(self.coverage)
         coverage_row.addStretch(1)
         actions = QHBoxLayout()
@@ -83,20 +85,23 @@ class PredictionPanel(QWidget):
         actions.addStretch(1)
         actions.addWidget(self.override_box, 1)
         actions.addWidget(self.override_button)
+        controls = QVBoxLayout(self.controls)
+        controls.setContentsMargins(0, 0, 0, 0)
+        controls.addLayout(coverage_row)
+        controls.addLayout(actions)
+        line = QFrame(self.controls)
+        line.setFrameShape(QFrame.Shape.HLine)
+        controls.addWidget(line)
         body = QWidget(self)
         column = QVBoxLayout(body)
-        for widget in (self.title, self.status, self.none_banner, self.bars, self.prediction_set):
+        for widget in (self.title, self.status, self.none_banner, self.bars, self.prediction_set, self.controls):
             column.addWidget(widget)
-        column.addLayout(coverage_row)
-        column.addLayout(actions)
-        line = QFrame(body)
-        line.setFrameShape(QFrame.Shape.HLine)
-        column.addWidget(line)
         column.addWidget(self.reasons_title)
         column.addWidget(self.reasons)
         column.addStretch(1)
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(body)
         layout = QVBoxLayout(self)
@@ -106,7 +111,7 @@ class PredictionPanel(QWidget):
     @Slot(object, str)
     def _show(self, explanation: ImageExplanation | None, message: str) -> None:
         has = explanation is not None
-        for widget in (self.bars, self.prediction_set, self.reasons_title, self.reasons):
+        for widget in (self.bars, self.prediction_set, self.controls, self.reasons_title, self.reasons):
             widget.setVisible(has)
         self.none_banner.setVisible(has and explanation is not None and explanation.none_of_these)
         self._clear_reasons()
@@ -216,6 +221,7 @@ def _delete_item(item: object) -> None:
     assert isinstance(item, QLayoutItem)
     widget = item.widget()
     if widget is not None:
+        widget.hide()  # at once: deleteLater only acts when the event loop gets back to it
         widget.deleteLater()
     layout = item.layout()
     if isinstance(layout, QLayout):

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Slot
+from html import escape
+
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from app.gui.model_services import ClassQuality
 from app.gui.viewmodels.prediction import PredictionViewModel
 
+WARNING_COLOUR = "#b00020"
 EXPLAIN = (
     "How well each class's own examples are recognised when each is left out in turn (leave-one-out), "
     "with a 95 % interval. Few examples give wide intervals: treat them as rough."
 )
-HEADERS = ("Class", "Examples", "Accuracy", "95 % interval", "Advice")
+HEADERS = ("Class", "Examples", "Accuracy", "95 % interval")
+OK_TEXT = "OK"
 
 
 class QualityPanel(QWidget):
-    """A table of :class:`ClassQuality` rows; advice is shown in dark red."""
+    """A table of :class:`ClassQuality` rows, and below it the advice per class (in dark red)."""
 
     def __init__(self, model: PredictionViewModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -29,41 +33,49 @@ class QualityPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(True)
         header = self.table.horizontalHeader()
-        for column in range(len(HEADERS) - 1):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.advice_label = QLabel("", self)
+        self.advice_label.setWordWrap(True)
+        self.advice_label.setTextFormat(Qt.TextFormat.RichText)
+        self._advice: dict[str, str] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.summary)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.table)
+        layout.addWidget(self.advice_label)
+        layout.addStretch(1)
         model.qualityChanged.connect(self.show_quality)
 
     @Slot(list)
     def show_quality(self, rows: list[ClassQuality]) -> None:
         self.table.setRowCount(len(rows))
+        self._advice = {q.name: " ".join(q.warnings) or OK_TEXT for q in rows}
         for row, quality in enumerate(rows):
-            accuracy = "n/a (one example)" if quality.accuracy is None else f"{quality.correct} of {quality.n} ({quality.accuracy:.0%})"
+            accuracy = "n/a" if quality.accuracy is None else f"{quality.correct} of {quality.n} ({_percent(quality.accuracy)})"
             low, high = quality.ci95
-            interval = "n/a" if quality.accuracy is None else f"{low:.0%} – {high:.0%}"
-            advice = " ".join(quality.warnings) or "OK"
-            cells = (quality.name, str(quality.n), accuracy, interval, advice)
-            for column, text in enumerate(cells):
+            interval = "n/a" if quality.accuracy is None else f"{_percent(low)} – {_percent(high)}"
+            for column, text in enumerate((quality.name, str(quality.n), accuracy, interval)):
                 item = QTableWidgetItem(text)
-                item.setToolTip(text)
-                if column == len(cells) - 1 and quality.warnings:
-                    item.setForeground(QColor("#b00020"))
+                item.setToolTip(self._advice[quality.name])
+                if quality.warnings:
+                    item.setForeground(QColor(WARNING_COLOUR))
                 self.table.setItem(row, column, item)
         self.table.resizeRowsToContents()
+        height = self.table.horizontalHeader().height() + sum(self.table.rowHeight(r) for r in range(len(rows))) + 4
+        self.table.setFixedHeight(max(height, 60))
+        warned = [f"<p><b>{escape(q.name)}</b>: {escape(' '.join(q.warnings))}</p>" for q in rows if q.warnings]
+        all_ok = "<p>No warnings: every class has enough varied examples.</p>" if rows else ""
+        self.advice_label.setText(f"<div style='color:{WARNING_COLOUR}'>{''.join(warned)}</div>" if warned else all_ok)
         if not rows:
             self.summary.setText(EXPLAIN + "\n\nAdapt the model to see how well the support examples hold up.")
         else:
             self.summary.setText(EXPLAIN)
 
     def advice(self) -> dict[str, str]:
-        """Class -> advice as shown (for tests)."""
-        out = {}
-        for row in range(self.table.rowCount()):
-            name, advice = self.table.item(row, 0), self.table.item(row, len(HEADERS) - 1)
-            if name is not None and advice is not None:
-                out[name.text()] = advice.text()
-        return out
+        """Class -> its advice as shown ('OK' when none)."""
+        return dict(self._advice)
+
+
+def _percent(value: float) -> str:
+    return f"{value:.0%}".replace("%", " %")

@@ -1,0 +1,78 @@
+"""How a project image looks in the grid: thumbnail, its label (class colour) or the model's guess, file name."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
+
+from app.gui.viewmodels.file_models import PATH_ROLE
+from app.gui.viewmodels.project_models import CLASS_COLOUR_ROLE, CLASS_ROLE, CONFIDENCE_ROLE, PREDICTED_ROLE
+
+NONE_COLOUR = QColor("#9a6700")
+GUESS_COLOUR = QColor("#555555")
+
+
+def status_text(label: str | None, predicted: str | None, confidence: float | None) -> str:
+    """'sickle cell' (labelled: drawn bold), 'sickle cell 82 %' or 'none of these' (the model's, italic), or ''."""
+    if label is not None:
+        return label
+    if predicted == "":
+        return "none of these"
+    if predicted is not None and confidence is not None:
+        return f"{predicted} {confidence:.0%}".replace("%", " %")
+    return ""
+
+
+class ThumbnailDelegate(QStyledItemDelegate):
+    """Paints the thumbnail with a class-coloured frame when labelled, then two lines of text."""
+
+    def __init__(self, icon_size: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._icon = icon_size
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        return QSize(self._icon + 24, self._icon + 2 * option.fontMetrics.height() + 14)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+        painter.save()
+        rect: QRect = option.rect  # type: ignore[attr-defined]
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)  # type: ignore[attr-defined]
+        palette = option.palette  # type: ignore[attr-defined]
+        if selected:
+            painter.fillRect(rect, palette.highlight())
+        label, colour = index.data(CLASS_ROLE), index.data(CLASS_COLOUR_ROLE)
+        icon_rect = QRect(rect.left() + (rect.width() - self._icon) // 2, rect.top() + 4, self._icon, self._icon)
+        icon = index.data(Qt.ItemDataRole.DecorationRole)
+        if isinstance(icon, QIcon):
+            icon.paint(painter, icon_rect)
+        if label is not None and colour:
+            painter.setPen(QPen(QColor(colour), 4))
+            painter.drawRect(icon_rect.adjusted(-2, -2, 2, 2))
+        line = option.fontMetrics.height()  # type: ignore[attr-defined]
+        text_rect = QRect(rect.left() + 2, icon_rect.bottom() + 5, rect.width() - 4, line)
+        status = status_text(label, index.data(PREDICTED_ROLE), index.data(CONFIDENCE_ROLE))
+        font = QFont(option.font)  # type: ignore[attr-defined]
+        font.setBold(label is not None)
+        font.setItalic(label is None)
+        painter.setFont(font)
+        if selected:
+            painter.setPen(palette.highlightedText().color())
+        elif label is not None and colour:
+            painter.setPen(QColor(colour).darker(130))
+        else:
+            painter.setPen(NONE_COLOUR if index.data(PREDICTED_ROLE) == "" else GUESS_COLOUR)
+        metrics = painter.fontMetrics()
+        painter.drawText(
+            text_rect, Qt.AlignmentFlag.AlignHCenter, metrics.elidedText(status, Qt.TextElideMode.ElideRight, text_rect.width())
+        )
+        painter.setFont(option.font)  # type: ignore[attr-defined]
+        painter.setPen(palette.highlightedText().color() if selected else palette.text().color())
+        name = str(index.data(PATH_ROLE) or "").replace("\\", "/").rsplit("/", 1)[-1]
+        name_rect = text_rect.translated(0, line)
+        painter.drawText(
+            name_rect,
+            Qt.AlignmentFlag.AlignHCenter,
+            painter.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle, name_rect.width()),
+        )
+        painter.restore()
