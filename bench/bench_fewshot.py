@@ -31,10 +31,17 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from core.embedding import DEFAULT_BACKBONE, Embedder, EmbeddingCache, load_backbone, to_model_input  # noqa: E402
-from core.evaluation import load_folder_dataset, run_episode, sample_episodes, summarise  # noqa: E402
-from core.evaluation.calibrate import fit_calibration  # noqa: E402
+from core.evaluation import (  # noqa: E402
+    EpisodeRecord,
+    load_folder_dataset,
+    run_episode,
+    sample_episodes,
+    summarise,
+)
+from core.evaluation.calibrate import fit_adapted, fit_calibration  # noqa: E402
 from core.evaluation.metrics import expected_calibration_error, mean_ci95  # noqa: E402
-from core.fewshot import PrototypicalClassifier  # noqa: E402
+from core.fewshot import FeatureConfig, PrototypicalClassifier  # noqa: E402
+from core.fewshot.calibration import Calibration, load_calibration, prediction_sets, softmax  # noqa: E402
 from core.imaging import load_image  # noqa: E402
 
 DATASETS = {"rbc-morphology": "manifest.csv:source_smear", "chest-xray-findings": "manifest.csv:patientid"}
@@ -82,13 +89,72 @@ def save_records(path: Path, records: list[Any]) -> None:
     )
 
 
+def load_records(path: Path, calibration: Calibration, coverage: float = 0.9) -> list[EpisodeRecord]:
+    """Episode records saved by :func:`save_records`, re-scored with ``calibration`` (temperature, sets)."""
+    with np.load(path, allow_pickle=False) as z:
+        data = {k: z[k] for k in z.files}
+    out = []
+    for i, spread in enumerate(data["spread"]):
+        logits = data["logits"][data["episode"] == i]
+        shots = int(data["shots"][i])
+        adapted = bool(data["adapt_seconds"][i] > 0)
+        t = calibration.temperature(shots) * (calibration.adapted_scale if adapted else 1.0)
+        sets = prediction_sets(softmax(logits / t), calibration.set_threshold(coverage, shots))
+        rejected = -logits.max(axis=1) / spread > calibration.unknown_cut(adapted)
+        out.append(
+            EpisodeRecord(
+                shots=shots,
+                ways=logits.shape[1],
+                logits=logits,
+                targets=data["targets"][data["episode"] == i],
+                unknown_logits=data["unknown_logits"][data["unknown_episode"] == i],
+                temperature=t,
+                spread=float(spread),
+                sets=[[] if rej else [str(k) for k in s] for s, rej in zip(sets, rejected, strict=True)],
+                class_names=[str(k) for k in range(logits.shape[1])],
+                adapt_seconds=float(data["adapt_seconds"][i]),
+                infer_seconds=0.0,
+            )
+        )
+    return out
+
+
+def refit_adapted(args: argparse.Namespace) -> int:
+    """Fit the adapted temperature scale and novelty cut from seed-1 adapted records; update the JSON."""
+    path = REPO / "resources" / "fewshot_calibration.json"
+    table = json.loads(path.read_text(encoding="utf-8"))
+    base = load_calibration(args.backbone)
+    records = {}
+    for name in DATASETS:
+        recs = [r for f in sorted(args.fit_adapted.glob(f"{name}-*shot-seed1-*.npz")) for r in load_records(f, base) if r.adapt_seconds > 0]
+        if recs:
+            records[name] = recs
+    cal = fit_adapted(records, base)
+    entry = table["backbones"][args.backbone]
+    entry.update({"adapted_scale": cal.adapted_scale, "adapted_unknown_threshold": cal.adapted_unknown_threshold})
+    entry["adapted_fitted_on"] = ", ".join(f"{n}: {len(r)} adapted episodes" for n, r in records.items()) + " (seed 1)"
+    path.write_text(json.dumps(table, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(entry, indent=1))
+    return 0
+
+
+def rescore(args: argparse.Namespace) -> int:
+    """Metrics of saved records under the current calibration (no episode is re-run)."""
+    cal = load_calibration(args.backbone)
+    for f in sorted(args.rescore.glob("*.npz")):
+        recs = load_records(f, cal)
+        r = summarise(recs, recs[0].ways, recs[0].shots, 0.0)
+        print(f.name, json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in r.__dict__.items()}))
+    return 0
+
+
 def compare(data: Path, args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, groups in DATASETS.items():
         if args.datasets and name not in args.datasets:
             continue
         ds = load_folder_dataset(data / name, groups)
-        embedder = Embedder(args.backbone, flip=True, cache=EmbeddingCache())
+        embedder = Embedder(args.backbone, flip=FeatureConfig().flip, cache=EmbeddingCache())
         emb = embedder.embed(ds.files, activations=args.adapt != "none")
         head = emb.raw[:, 0, -load_backbone(args.backbone).layout[-1][1] :]
         out[name] = {}
@@ -170,6 +236,8 @@ def main() -> int:
     parser.add_argument("--fit-calibration", type=Path, metavar="JSON", help="meta-fit the calibration (seed 1 episodes) and write it")
     parser.add_argument("--out", type=Path, help="write the JSON results here")
     parser.add_argument("--adapt-timing", action="store_true", help="time one 5x5 fit with adaptation from image files")
+    parser.add_argument("--fit-adapted", type=Path, metavar="DIR", help="fit the adapted calibration from seed-1 records in DIR")
+    parser.add_argument("--rescore", type=Path, metavar="DIR", help="metrics of the records in DIR under the current calibration")
     parser.add_argument("--records", type=Path, metavar="DIR", help="also save per-episode logits under DIR (.npz)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -178,6 +246,10 @@ def main() -> int:
         return 0
     if args.fit_calibration:
         return write_calibration(args)
+    if args.fit_adapted:
+        return refit_adapted(args)
+    if args.rescore:
+        return rescore(args)
     report: dict[str, Any] = {"backbone": args.backbone, "adapt": args.adapt, "seed": args.seed, "episodes": args.episodes}
     if args.adapt_timing:
         report["adapt_timing"] = adapt_timing(args.data, args.backbone)
@@ -199,7 +271,7 @@ def write_calibration(args: argparse.Namespace) -> int:
     records: dict[str, list[Any]] = {}
     for name, groups in DATASETS.items():
         ds = load_folder_dataset(args.data / name, groups)
-        emb = Embedder(args.backbone, flip=True, cache=EmbeddingCache()).embed(ds.files)
+        emb = Embedder(args.backbone, flip=FeatureConfig().flip, cache=EmbeddingCache()).embed(ds.files)
         records[name] = []
         for shots in (1, 2, 3, 5, 10):
             _, eps = sample_episodes(ds.labels, ds.groups, args.ways, shots, args.queries, 200, seed=1)

@@ -81,7 +81,7 @@ class Embedder:
         self,
         backbone: str | FeatureBackbone = DEFAULT_BACKBONE,
         *,
-        flip: bool = True,
+        flip: bool = False,
         cache: EmbeddingCache | None = None,
         batch_size: int = 16,
         num_threads: int | None = None,

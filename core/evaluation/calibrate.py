@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -101,3 +102,24 @@ def _set_threshold(datasets: Mapping[str, Sequence[EpisodeRecord]], temperature:
         else:
             lo = mid
     return hi
+
+
+def fit_adapted(records: Mapping[str, Sequence[EpisodeRecord]], base: Calibration, false_rejection: float = 0.02) -> Calibration:
+    """Add the adapted-embedding temperature scale and novelty cut to ``base``, from adapted episodes."""
+    base_t = {name: [base.temperature(r.shots) for r in recs] for name, recs in records.items()}
+    grid = np.exp(np.linspace(np.log(0.3), np.log(3.0), 61))
+
+    def worst(scale: float) -> float:
+        eces = []
+        for name, recs in records.items():
+            proba = [softmax(r.logits / (t * scale)) for r, t in zip(recs, base_t[name], strict=True)]
+            conf = np.concatenate([p.max(1) for p in proba])
+            ok = np.concatenate([p.argmax(1) == r.targets for p, r in zip(proba, recs, strict=True)])
+            eces.append(expected_calibration_error(conf, ok))
+        return max(eces)
+
+    scale = float(min(grid, key=worst))
+    cut = float(
+        max(np.quantile(np.concatenate([_novelty(r.logits, r.spread) for r in recs]), 1 - false_rejection) for recs in records.values())
+    )
+    return replace(base, adapted_scale=scale, adapted_unknown_threshold=cut)

@@ -39,10 +39,17 @@ class Calibration:
     set_values: tuple[tuple[float, ...], ...] = ((0.9, 0.9),)  # [coverage][shots]
     unknown_threshold: float = 3.0
     adapted_scale: float = 1.0  # temperature multiplier once the embedding was adapted to the support set
+    adapted_unknown_threshold: float | None = None  # adaptation tightens the support set, so novelty needs its own cut
     extra: dict[str, Any] = field(default_factory=dict)
 
     def temperature(self, shots: float) -> float:
         return float(math.exp(_interp_log(shots, self.temperature_shots, [math.log(v) for v in self.temperature_values])))
+
+    def unknown_cut(self, adapted: bool) -> float:
+        """Novelty above which a query is "none of these"."""
+        if adapted and self.adapted_unknown_threshold is not None:
+            return self.adapted_unknown_threshold
+        return self.unknown_threshold
 
     def set_threshold(self, coverage: float, shots: float) -> float:
         """Cumulative-probability threshold for a target coverage (interpolated; the target itself outside the table)."""
@@ -62,7 +69,14 @@ class Calibration:
                 set_values=tuple(tuple(float(v) for v in row) for row in data["set_threshold"]["values"]),
                 unknown_threshold=float(data["unknown_threshold"]),
                 adapted_scale=float(data.get("adapted_scale", 1.0)),
-                extra={k: v for k, v in data.items() if k not in {"temperature", "set_threshold", "unknown_threshold", "adapted_scale"}},
+                adapted_unknown_threshold=None
+                if data.get("adapted_unknown_threshold") is None
+                else float(data["adapted_unknown_threshold"]),
+                extra={
+                    k: v
+                    for k, v in data.items()
+                    if k not in {"temperature", "set_threshold", "unknown_threshold", "adapted_scale", "adapted_unknown_threshold"}
+                },
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"malformed calibration entry ({exc!r})") from exc
@@ -77,6 +91,7 @@ class Calibration:
             },
             "unknown_threshold": self.unknown_threshold,
             "adapted_scale": self.adapted_scale,
+            "adapted_unknown_threshold": self.adapted_unknown_threshold,
             **self.extra,
         }
 

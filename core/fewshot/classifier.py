@@ -227,7 +227,7 @@ class PrototypicalClassifier:
         proba = softmax(logits / self.temperature_)
         threshold = self._calibration.set_threshold(coverage, float(self.shots_.mean()))
         sets = prediction_sets(proba, threshold)
-        unknown = self._novelty(logits) > self._calibration.unknown_threshold if allow_none else np.zeros(len(sets), dtype=bool)
+        unknown = self._novelty(logits) > self._calibration.unknown_cut(self.adapted_) if allow_none else np.zeros(len(sets), dtype=bool)
         return [[] if unknown[i] else [str(self.classes_[k]) for k in s] for i, s in enumerate(sets)]
 
     def explain(self, X: Images, k: int = 3) -> list[Explanation]:

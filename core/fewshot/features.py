@@ -23,7 +23,7 @@ class FeatureConfig:
 
     blocks: tuple[str, ...] = ("s16b", "s32b", "head")
     sqrt: bool = True
-    flip: bool = True
+    flip: bool = False  # flip averaging measured +0.0 to +0.4 points for twice the compute
     centre: bool = True
 
 

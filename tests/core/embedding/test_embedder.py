@@ -22,7 +22,7 @@ def images(tmp_path: Path) -> list[Path]:
 def test_embeds_and_caches_by_content(tmp_path: Path, images: list[Path]) -> None:
     backbone = TinyBackbone()
     cache = EmbeddingCache(tmp_path / "cache")
-    first = Embedder(backbone, cache=cache, batch_size=2).embed(images, activations=True)
+    first = Embedder(backbone, flip=True, cache=cache, batch_size=2).embed(images, activations=True)
     assert first.raw.shape == (5, 2, backbone.dim)
     assert first.activations is not None and first.activations.shape == (5, 2, 8, 8, 8)
     assert not first.errors and first.ok.all()
@@ -31,7 +31,7 @@ def test_embeds_and_caches_by_content(tmp_path: Path, images: list[Path]) -> Non
     backbone.lower = lambda x: calls.append(1) or original(x)  # type: ignore[method-assign]
     copy = tmp_path / "copy.png"
     copy.write_bytes(images[0].read_bytes())  # same content, other name: still a cache hit
-    second = Embedder(backbone, cache=cache).embed([*images, copy], activations=True)
+    second = Embedder(backbone, flip=True, cache=cache).embed([*images, copy], activations=True)
     assert calls == []
     np.testing.assert_allclose(second.raw[:5], first.raw)
     np.testing.assert_allclose(second.raw[5], first.raw[0])
