@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "app.commands.adapt",
     "app.commands.score",
     "app.commands.report",
+    "app.commands.metatrain",
 )
 
 log = logging.getLogger(__name__)

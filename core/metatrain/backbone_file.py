@@ -1,0 +1,84 @@
+"""Meta-trained backbone files: the base backbone's upper layers, retrained, plus a model card.
+
+The file is safetensors (no pickle): the upper module's weights as arrays, and the model card as
+JSON in the header's metadata. Loading it gives a :class:`FeatureBackbone` that ``eval``, ``score``,
+the GUI and the project file accept like a built-in one; its id is the file's absolute path, and
+the project records the weights' hash, so a changed file is noticed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from core.embedding.backbones import EfficientNetLite0Features
+from core.errors import ModelError, ProjectError
+from core.store.tensors import decode_safetensors, encode_safetensors
+
+SUFFIX = ".rsbackbone"
+CARD_KEY = "raresight_backbone_card"
+
+
+def write_backbone_file(path: Path, upper_weights: Mapping[str, npt.NDArray[Any]], card: Mapping[str, Any]) -> str:
+    """Write the file atomically; returns the SHA-256 of the weights (recorded in the card too)."""
+    digest = weights_hash(upper_weights)
+    data = encode_safetensors(dict(upper_weights), {CARD_KEY: json.dumps({**card, "weights_sha256": digest}, sort_keys=True)})
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(data)
+    temporary.replace(path)
+    return digest
+
+
+def weights_hash(weights: Mapping[str, npt.NDArray[Any]]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(weights):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(weights[name]).tobytes())
+    return digest.hexdigest()
+
+
+def read_backbone_file(path: Path) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+    """(model card, upper weights); a clear ModelError for anything that is not such a file."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read the backbone file ({exc.strerror}); check the path") from exc
+    try:
+        arrays = decode_safetensors(data)
+        header_length = int.from_bytes(data[:8], "little")
+        metadata = json.loads(data[8 : 8 + header_length]).get("__metadata__", {})
+        card = json.loads(metadata[CARD_KEY])
+    except (ProjectError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"{path}: not a RareSight backbone file ({exc}); use a file written by 'raresight meta-train'") from exc
+    if not isinstance(card, dict) or card.get("base_backbone") != "efficientnet-lite0":
+        raise ModelError(f"{path}: the backbone file names no supported base backbone; use a file written by 'raresight meta-train'")
+    if weights_hash(arrays) != card.get("weights_sha256"):
+        raise ModelError(f"{path}: the weights do not match the hash in the model card: the file is damaged")
+    return card, arrays
+
+
+class MetaTrainedLite0(EfficientNetLite0Features):
+    """EfficientNet-Lite0 whose upper layers come from a meta-trained backbone file."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        card, arrays = read_backbone_file(path)
+        weights = {name: torch.from_numpy(np.array(value)) for name, value in arrays.items()}
+        try:
+            self.top.load_state_dict(weights, strict=True)
+        except RuntimeError as exc:
+            raise ModelError(f"{path}: the weights do not fit EfficientNet-Lite0's upper layers ({exc})") from exc
+        self.backbone_id = str(path.resolve())
+        self.card = card
+        self.eval().requires_grad_(False)
+
+
+def is_backbone_file(name: str) -> bool:
+    return name.endswith(SUFFIX)
