@@ -53,7 +53,7 @@ def test_backbone_file_round_trip_and_damage(data, tmp_path: Path) -> None:  # t
     backbone = MetaTrainedLite0(path)
     assert backbone.backbone_id == str(path.resolve())
     with torch.inference_mode():
-        low, act = backbone.lower(torch.zeros(1, 3, 224, 224))
+        _low, act = backbone.lower(torch.zeros(1, 3, 224, 224))
         assert backbone.upper(act).shape == (1, 320 + 1280)
     damaged = tmp_path / "damaged.rsbackbone"
     data_bytes = bytearray(path.read_bytes())
