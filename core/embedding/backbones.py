@@ -187,6 +187,17 @@ def available_backbones() -> list[str]:
 _LOADED: dict[str, FeatureBackbone] = {}
 
 
+def _meta_trained(name: str) -> FeatureBackbone:
+    """A meta-trained backbone file, ``PATH`` or ``PATH@<weights sha256 prefix>`` (as projects record it)."""
+    from core.metatrain.backbone_file import MetaTrainedLite0  # its module imports this one
+
+    path, _, expected = name.partition("@")
+    backbone = MetaTrainedLite0(Path(path))
+    if expected and not backbone.card["weights_sha256"].startswith(expected):
+        raise ModelError(f"{path}: the backbone file changed since it was used here (weights hash differs); use the original file")
+    return backbone
+
+
 def load_backbone(name: str = DEFAULT_BACKBONE) -> FeatureBackbone:
     """Backbone by registry name or ``torchvision:<arch>``; loaded once per process."""
     if name in _LOADED:
@@ -195,8 +206,12 @@ def load_backbone(name: str = DEFAULT_BACKBONE) -> FeatureBackbone:
         backbone = _REGISTRY[name]()
     elif name.startswith("torchvision:"):
         backbone = TorchvisionFeatures(name.split(":", 1)[1])
+    elif ".rsbackbone" in name:
+        backbone = _meta_trained(name)
     else:
-        raise ModelError(f"unknown backbone {name!r}; available: {', '.join(available_backbones())} or torchvision:<arch>")
+        raise ModelError(
+            f"unknown backbone {name!r}; available: {', '.join(available_backbones())}, torchvision:<arch> or a .rsbackbone file"
+        )
     log.info("loaded backbone %s", name)
     _LOADED[name] = backbone
     return backbone

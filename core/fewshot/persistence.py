@@ -65,7 +65,7 @@ def to_model_state(clf: PrototypicalClassifier, settings: dict[str, Any] | None 
         **(settings or {}),
     }
     return ModelState(
-        backbone_id=clf.backbone,
+        backbone_id=load_backbone(clf.backbone).backbone_id,  # canonical: a file's absolute path and hash
         backbone_weights_hash=backbone_fingerprint(clf.backbone),
         prototypes=clf.prototypes_.astype(np.float32),
         class_names=tuple(str(c) for c in clf.classes_),

@@ -75,7 +75,8 @@ class MetaTrainedLite0(EfficientNetLite0Features):
             self.top.load_state_dict(weights, strict=True)
         except RuntimeError as exc:
             raise ModelError(f"{path}: the weights do not fit EfficientNet-Lite0's upper layers ({exc})") from exc
-        self.backbone_id = str(path.resolve())
+        # Path and weights hash: embeddings cached for one file are never reused for another.
+        self.backbone_id = f"{path.resolve()}@{card['weights_sha256'][:16]}"
         self.card = card
         self.eval().requires_grad_(False)
 

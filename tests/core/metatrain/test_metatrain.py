@@ -51,7 +51,12 @@ def test_backbone_file_round_trip_and_damage(data, tmp_path: Path) -> None:  # t
     card, _ = read_backbone_file(path)
     assert card["weights_sha256"] == digest
     backbone = MetaTrainedLite0(path)
-    assert backbone.backbone_id == str(path.resolve())
+    assert backbone.backbone_id == f"{path.resolve()}@{digest[:16]}"
+    from core.embedding import load_backbone
+
+    assert load_backbone(backbone.backbone_id).card["weights_sha256"] == digest
+    with pytest.raises(ModelError, match="changed since"):
+        load_backbone(f"{path}@{'0' * 16}")
     with torch.inference_mode():
         _low, act = backbone.lower(torch.zeros(1, 3, 224, 224))
         assert backbone.upper(act).shape == (1, 320 + 1280)
