@@ -64,6 +64,7 @@ def select(window: object, path: Path) -> None:
 
 
 def run(out: Path, backbone: str | None) -> None:
+    from app.gui import model_services
     from app.gui.main import application
     from app.gui.main_window import MainWindow
     from core.demo import write_demo_images
@@ -72,6 +73,7 @@ def run(out: Path, backbone: str | None) -> None:
     work = Path(os.environ["RARESIGHT_CONFIG_DIR"]).parent
     cells = write_demo_images(work / "cells", per_class=9, seed=3)
     application()
+    model_services.warm_up()
     window = MainWindow(backbone=backbone or DEFAULT_BACKBONE, budget_s=10)
     window.resize(1400, 860)
     window.show()

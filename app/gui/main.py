@@ -13,6 +13,7 @@ from types import TracebackType
 from PySide6.QtCore import QMessageLogContext, QThread, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication, QWidget
 
+from app.gui import model_services
 from app.gui.main_window import MainWindow
 from app.gui.views import dialogs
 from app.logging_setup import configure_logging, log_file
@@ -108,6 +109,7 @@ def run(paths: list[str]) -> int:
     log_path = configure_logging()
     log.info("GUI starting; log file %s", log_path)
     with installed_hooks():
+        log.info("model libraries ready in %.1f s", model_services.warm_up())
         window = MainWindow()
         window.show()
         if paths:

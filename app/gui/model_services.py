@@ -77,6 +77,26 @@ def limit_threads(reserve: int = 1) -> int:
     return threads
 
 
+def warm_up() -> float:
+    """Import what the first adaptation would import lazily (torch's optimiser pulls in torch._dynamo).
+
+    Those imports hold the GIL for a couple of seconds in bursts of up to ~250 ms; done in the
+    worker during the first adaptation they would freeze the window, so the GUI calls this once at
+    start-up, before the window is shown. Returns the seconds it took.
+    """
+    import time
+
+    import numpy.ma  # noqa: F401 -- imported lazily by the first leave-one-out statistics
+    import torch
+
+    start = time.perf_counter()
+    weight = torch.zeros(1, requires_grad=True)
+    optimiser = torch.optim.Adam([weight], lr=0.1)
+    (weight * 2).sum().backward()
+    optimiser.step()
+    return time.perf_counter() - start
+
+
 def adapt(
     project: Project,
     backbone: str = DEFAULT_BACKBONE,

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
 from core.errors import Cancelled, RareSightError
 
@@ -78,15 +79,33 @@ class _JobSignals(QObject):
     finished = Signal(int)
 
 
+def lower_thread_priority(niceness: int = 10) -> None:
+    """Let the calling (worker) thread yield the CPU to the GUI thread when cores are busy.
+
+    Linux: the thread's nice value (per thread there); elsewhere Qt's low thread priority.
+    """
+    if sys.platform.startswith("linux") and hasattr(os, "setpriority"):
+        try:
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), niceness))
+        except OSError as exc:
+            log.debug("could not lower the worker's priority: %s", exc)
+        return
+    QThread.currentThread().setPriority(QThread.Priority.LowPriority)
+
+
 class _Job(QRunnable):
-    def __init__(self, fn: Callable[[JobContext], Any], ctx: JobContext, signals: _JobSignals) -> None:
+    def __init__(self, fn: Callable[[JobContext], Any], ctx: JobContext, signals: _JobSignals, background: bool) -> None:
         super().__init__()
         self._fn = fn
         self._ctx = ctx
         self._signals = signals
+        self._background = background
 
     def run(self) -> None:
         job_id, signals = self._ctx.job_id, self._signals
+        if self._background:
+            lower_thread_priority()
         signals.started.emit(job_id)
         try:
             value = self._fn(self._ctx)
@@ -119,9 +138,11 @@ class JobRunner(QObject):
     finished = Signal()
     busyChanged = Signal(bool)
 
-    def __init__(self, name: str, parent: QObject | None = None) -> None:
+    def __init__(self, name: str, parent: QObject | None = None, background: bool = False) -> None:
+        """``background``: run jobs at a lower CPU priority than the GUI thread (long model work)."""
         super().__init__(parent)
         self.setObjectName(name)
+        self._background = background
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
         self._signals = _JobSignals(self)
@@ -146,7 +167,7 @@ class JobRunner(QObject):
         ctx = JobContext(next(_job_ids), self._signals)
         self._current = ctx
         self._set_busy(True)
-        self._pool.start(_Job(fn, ctx, self._signals))
+        self._pool.start(_Job(fn, ctx, self._signals, self._background))
         return ctx.job_id
 
     def cancel(self) -> None:

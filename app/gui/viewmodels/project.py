@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtGui import QIcon
 
 from app.gui import model_services, project_services, settings
 from app.gui.project_services import ProjectSnapshot
-from app.gui.qimage import to_qimage
 from app.gui.services import UnreadableFile
 from app.gui.viewmodels.file_models import FailureModel
 from app.gui.viewmodels.project_models import ClassListModel, ImageFilter, ImageItemModel
@@ -72,7 +71,7 @@ class ProjectViewModel(QObject):
         self._classes: list[ClassInfo] = []
         self._id_by_hash: dict[str, int] = {}
         self._after_task: list[Callable[[], None]] = []
-        self.runner = JobRunner("model", self)
+        self.runner = JobRunner("model", self, background=True)
         self.runner.progress.connect(self.progressChanged)
         self.runner.result.connect(self._on_result)
         self.runner.error.connect(self._on_error)
@@ -306,13 +305,7 @@ class ProjectViewModel(QObject):
 
     def _apply_snapshot(self, snapshot: ProjectSnapshot) -> None:
         self.snapshot = snapshot
-        icons = {}
-        for image_id, pixels in snapshot.thumbnails.items():
-            pixmap = QPixmap.fromImage(to_qimage(pixels))
-            icon = QIcon(pixmap)
-            icon.addPixmap(pixmap, QIcon.Mode.Selected)  # no selection tint over a medical image
-            icons[image_id] = icon
-        self.images.reset(snapshot.images, icons)
+        self.images.reset(snapshot.images, snapshot.thumbnails)
         self._id_by_hash = {r.content_hash: int(r.id or 0) for r in snapshot.images}
         self.failures.clear()
         for path, reason in snapshot.failed:

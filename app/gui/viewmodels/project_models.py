@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from PySide6.QtCore import (
     QAbstractListModel,
     QByteArray,
@@ -24,6 +26,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 
 from app.gui.project_services import UNCERTAIN_BELOW, usefulness
+from app.gui.qimage import to_qimage
 from app.gui.viewmodels.file_models import PATH_ROLE
 from core.store import ClassInfo, ImageRecord, PredictionRecord
 
@@ -67,6 +70,7 @@ class ImageItemModel(QAbstractListModel):
         super().__init__(parent)
         self._images: list[ImageRecord] = []
         self._icons: dict[int, QIcon] = {}
+        self._thumbnails: dict[int, npt.NDArray[np.uint8]] = {}
         self._labels: dict[int, str] = {}
         self._predictions: dict[int, PredictionRecord] = {}
         self._colours: dict[str, QColor] = {}
@@ -84,7 +88,7 @@ class ImageItemModel(QAbstractListModel):
             second = label if label is not None else describe_prediction(prediction)
             return f"{Path(record.path).name}\n{second}" if second else Path(record.path).name
         if role == Qt.ItemDataRole.DecorationRole:
-            return self._icons.get(image_id)
+            return self.icon(image_id)
         if role == Qt.ItemDataRole.BackgroundRole and label is not None and label in self._colours:
             colour = QColor(self._colours[label])
             colour.setAlpha(70)
@@ -125,10 +129,12 @@ class ImageItemModel(QAbstractListModel):
     def supportedDragActions(self) -> Qt.DropAction:
         return Qt.DropAction.CopyAction
 
-    def reset(self, images: Sequence[ImageRecord], icons: dict[int, QIcon]) -> None:
+    def reset(self, images: Sequence[ImageRecord], thumbnails: dict[int, npt.NDArray[np.uint8]]) -> None:
+        """New images; their thumbnails (uint8 arrays) become icons when first shown."""
         self.beginResetModel()
         self._images = list(images)
-        self._icons = dict(icons)
+        self._thumbnails = dict(thumbnails)
+        self._icons = {}
         self.endResetModel()
 
     def set_state(self, labels: dict[int, str], predictions: dict[int, PredictionRecord], classes: Sequence[ClassInfo]) -> None:
@@ -149,7 +155,15 @@ class ImageItemModel(QAbstractListModel):
         return None if row < 0 else self._images[row].path
 
     def icon(self, image_id: int) -> QIcon | None:
-        return self._icons.get(image_id)
+        """The thumbnail as an icon, made on first use (a large import costs nothing up front)."""
+        icon = self._icons.get(image_id)
+        pixels = self._thumbnails.get(image_id)
+        if icon is None and pixels is not None:
+            pixmap = QPixmap.fromImage(to_qimage(pixels))
+            icon = QIcon(pixmap)
+            icon.addPixmap(pixmap, QIcon.Mode.Selected)  # no selection tint over a medical image
+            self._icons[image_id] = icon
+        return icon
 
 
 FILTERS = ("All images", "Not labelled", "Labelled as…", "Predicted as…", "Uncertain", "None of these", "Label next")
