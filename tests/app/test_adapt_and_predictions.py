@@ -177,3 +177,45 @@ def test_adapt_errors_are_shown_with_cores_message(qtbot: QtBot, window: MainWin
     box.reject()
     wait_idle(qtbot, window)
     assert window.project_model.model_version is None
+
+
+def test_recolour_describe_and_delete_classes(qtbot: QtBot, window: MainWindow, folder: Path, tmp_path: Path) -> None:
+    from PySide6.QtGui import QColor
+    from PySide6.QtWidgets import QApplication, QColorDialog, QInputDialog, QMessageBox
+
+    path = tmp_path / "study.raresight"
+    labelled_project(qtbot, window, folder, path, {"red": 3})
+    panel = window.classes
+
+    def dialog(kind: type) -> Any:
+        qtbot.waitUntil(
+            lambda: any(isinstance(w, kind) and w.isVisible() for w in QApplication.topLevelWidgets() + panel.findChildren(kind))
+        )
+        return next(w for w in panel.findChildren(kind) if w.isVisible())
+
+    panel.list.setCurrentIndex(window.project_model.classes.index(0, 0))  # red
+    QTest.mouseClick(panel.colour_button, Qt.MouseButton.LeftButton)
+    colours = dialog(QColorDialog)
+    colours.setCurrentColor(QColor("#123456"))
+    colours.accept()
+    QTest.mouseClick(panel.describe_button, Qt.MouseButton.LeftButton)
+    text = dialog(QInputDialog)
+    text.setTextValue("Sickle-shaped red cells")
+    text.accept()
+    assert window.project_model.class_infos()[0].colour == "#123456"
+    assert window.project_model.class_infos()[0].description == "Sickle-shaped red cells"
+
+    QTest.mouseClick(panel.delete_button, Qt.MouseButton.LeftButton)  # red has labels: core refuses
+    dialog(QMessageBox).button(QMessageBox.StandardButton.Yes).click()
+    from tests.app.helpers import message_boxes
+
+    qtbot.waitUntil(lambda: any("cannot be deleted" in b.text() for b in message_boxes()))
+    for box in message_boxes():
+        box.reject()
+    panel.list.setCurrentIndex(window.project_model.classes.index(2, 0))  # blue: never used
+    QTest.mouseClick(panel.delete_button, Qt.MouseButton.LeftButton)
+    dialog(QMessageBox).button(QMessageBox.StandardButton.Yes).click()
+    assert window.project_model.classes.names() == ["red", "green"]
+    with Project.open(path, readonly=True) as project:
+        assert [e.action for e in project.audit_log()][-3:] == ["class_changed", "class_changed", "class_deleted"]
+        assert project.verify(check_files=False) == []

@@ -25,7 +25,7 @@ from app.gui.workers import JobContext, JobRunner
 from core.embedding import DEFAULT_BACKBONE
 from core.errors import RareSightError
 from core.scoring.pipeline import AdaptResult
-from core.store import ClassInfo, PredictionRecord, Project, UndoState
+from core.store import ClassInfo, PredictionRecord, Project, UndoState, class_edit
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +196,16 @@ class ProjectViewModel(QObject):
         info = self._call(lambda p: p.add_class(name.strip(), description.strip(), project_services.next_colour(p.classes())))
         self._reload_state()
         return info if isinstance(info, ClassInfo) else None
+
+    def edit_class(self, name: str, colour: str | None = None, description: str | None = None) -> None:
+        """Change a class's colour or description (renaming is not supported by the project file yet)."""
+        self._call(lambda p: class_edit.edit_class(p, name, colour=colour, description=description))
+        self._reload_state()
+
+    def delete_class(self, name: str) -> None:
+        """Remove a class no image was ever labelled with (core explains when it cannot)."""
+        self._call(lambda p: class_edit.delete_class(p, name))
+        self._reload_state()
 
     @Slot(list, str)
     def label(self, image_ids: Sequence[int], class_name: str | None, note: str = "") -> None:

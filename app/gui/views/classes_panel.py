@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Slot
-from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QLabel, QLineEdit, QListView, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QColorDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.gui.viewmodels.project import ProjectViewModel
 
@@ -33,6 +46,10 @@ class ClassesPanel(QWidget):
         self.description = QLineEdit(self)
         self.description.setPlaceholderText("Description (optional)")
         self.add_button = QPushButton("Add class", self)
+        self.colour_button = QPushButton("Colour…", self)
+        self.describe_button = QPushButton("Description…", self)
+        self.delete_button = QPushButton("Delete", self)
+        self.delete_button.setToolTip("Delete a class no image was labelled with")
         self.help = QLabel(HELP, self)
         self.help.setWordWrap(True)
         self.help.setStyleSheet("color: #5a5a5a;")
@@ -40,6 +57,13 @@ class ClassesPanel(QWidget):
         self.add_button.clicked.connect(self._add)
         self.name.returnPressed.connect(self._add)
         self.description.returnPressed.connect(self._add)
+        self.colour_button.clicked.connect(self._choose_colour)
+        self.describe_button.clicked.connect(self._describe)
+        self.delete_button.clicked.connect(self._confirm_delete)
+        self.list.selectionModel().selectionChanged.connect(self._sync_buttons)
+        self._keep = ""
+        model.classes.modelAboutToBeReset.connect(self._remember_selection)
+        model.classes.modelReset.connect(self._restore_selection)
         model.projectChanged.connect(self._on_project)
         self._on_project("")
 
@@ -51,6 +75,11 @@ class ClassesPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
         layout.addWidget(self.list, 1)
+        edit = QHBoxLayout()
+        for button in (self.colour_button, self.describe_button, self.delete_button):
+            edit.addWidget(button)
+        edit.addStretch(1)
+        layout.addLayout(edit)
         layout.addLayout(row)
         layout.addWidget(self.description)
         layout.addWidget(self.help)
@@ -61,8 +90,67 @@ class ClassesPanel(QWidget):
             self.name.clear()
             self.description.clear()
 
+    def selected_class(self) -> str:
+        indexes = self.list.selectionModel().selectedIndexes()
+        return self._model.classes.names()[indexes[0].row()] if indexes else ""
+
+    @Slot()
+    def _remember_selection(self) -> None:
+        self._keep = self.selected_class()
+
+    @Slot()
+    def _restore_selection(self) -> None:
+        names = self._model.classes.names()
+        if self._keep in names:
+            self.list.setCurrentIndex(self._model.classes.index(names.index(self._keep), 0))
+        self._sync_buttons()
+
+    @Slot()
+    def _sync_buttons(self, *args: object) -> None:
+        chosen = bool(self.selected_class())
+        for button in (self.colour_button, self.describe_button, self.delete_button):
+            button.setEnabled(chosen)
+
+    @Slot()
+    def _choose_colour(self) -> None:
+        name = self.selected_class()
+        info = next((c for c in self._model.class_infos() if c.name == name), None)
+        if info is None:
+            return
+        dialog = QColorDialog(QColor(info.colour or "#1f77b4"), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.setWindowTitle(f"Colour of {name}")
+        dialog.colorSelected.connect(lambda colour: self._model.edit_class(name, colour=colour.name()))
+        dialog.open()  # window-modal, no nested event loop
+
+    @Slot()
+    def _describe(self) -> None:
+        name = self.selected_class()
+        info = next((c for c in self._model.class_infos() if c.name == name), None)
+        if info is None:
+            return
+        dialog = QInputDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.setWindowTitle(f"Description of {name}")
+        dialog.setLabelText("What this class is, for whoever labels next:")
+        dialog.setTextValue(info.description)
+        dialog.textValueSelected.connect(lambda text: self._model.edit_class(name, description=text))
+        dialog.open()
+
+    @Slot()
+    def _confirm_delete(self) -> None:
+        name = self.selected_class()
+        if not name:
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, "Delete class", f"Delete the class {name!r}?", parent=self)
+        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.accepted.connect(lambda: self._model.delete_class(name))
+        box.open()
+
     @Slot(str)
     def _on_project(self, path: str) -> None:
+        self._sync_buttons()
         for widget in (self.name, self.description, self.add_button):
             widget.setEnabled(bool(path))
         self.title.setText("<b>Classes</b>" if path else "<b>Classes</b> (open or create a project first)")
