@@ -132,7 +132,7 @@ class MainWindow(QMainWindow):
         project.errorOccurred.connect(self.show_error)
         project.importFinished.connect(self._on_imported)
         project.adaptFinished.connect(self._on_adapted)
-        project.exportFinished.connect(lambda path, rows: self.status.showMessage(f"Exported {rows} prediction(s) to {path}.", 8000))
+        project.exportFinished.connect(lambda path, rows: self.status.showMessage(f"Exported {rows} image(s) to {path}.", 8000))
 
     def open_paths(self, paths: Sequence[str | os.PathLike[str]]) -> None:
         """Import files and folders (with subfolders) into the open project, or browse them without one."""

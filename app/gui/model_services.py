@@ -1,5 +1,8 @@
 """The adapted model as the window shows it: one image's prediction and reasons, support-set quality.
 
+Support-set quality is :func:`core.fewshot.quality.support_quality`, the same numbers and advice
+the reports show.
+
 Plain functions and values (no Qt), run in the model worker. Probabilities and prediction sets
 come from the same classifier :func:`core.scoring.pipeline.score_images` uses.
 """
@@ -9,18 +12,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-import numpy as np
-
 from core.embedding import DEFAULT_BACKBONE, CancelToken, ProgressFn
+from core.fewshot.quality import ClassQuality
+from core.fewshot.quality import support_quality as core_support_quality
 from core.scoring.pipeline import AdaptResult, ProjectModel, ScoringError, adapt_project, load_project_model
 from core.store import Project
-
-#: Fewer support examples than this and a class gets a "too few" warning.
-MIN_EXAMPLES = 3
-#: Mean cosine similarity between a class's own examples above which they count as "too alike".
-TOO_ALIKE = 0.97
-#: Leave-one-out accuracy below this gets a "often mistaken" warning.
-LOW_ACCURACY = 0.7
 
 
 @dataclass(frozen=True)
@@ -52,19 +48,6 @@ class ImageExplanation:
     @property
     def none_of_these(self) -> bool:
         return not self.prediction_set
-
-
-@dataclass(frozen=True)
-class ClassQuality:
-    """How well one class's support examples hold up (leave-one-out), in words for a clinician."""
-
-    name: str
-    n: int
-    correct: int
-    accuracy: float | None
-    ci95: tuple[float, float]
-    similarity: float | None  # mean cosine similarity between the class's own examples
-    warnings: tuple[str, ...]
 
 
 def limit_threads(reserve: int = 1) -> int:
@@ -140,28 +123,5 @@ def explain(model: ProjectModel, path: str, coverage: float, k: int = 3) -> Imag
 
 
 def support_quality(model: ProjectModel) -> list[ClassQuality]:
-    """Leave-one-out accuracy per class with its 95 % interval, and plain-language warnings."""
-    clf = model.classifier
-    embeddings, codes = clf.support_embeddings_, clf.support_labels_
-    out = []
-    for code, acc in enumerate(clf.support_accuracy()):
-        own = embeddings[codes == code]
-        similarity = None
-        if len(own) >= 2:
-            sims = own @ own.T
-            similarity = float(sims[np.triu_indices(len(own), 1)].mean())
-        out.append(
-            ClassQuality(acc.label, acc.n, acc.correct, acc.accuracy, acc.ci95, similarity, _warnings(acc.n, acc.accuracy, similarity))
-        )
-    return out
-
-
-def _warnings(n: int, accuracy: float | None, similarity: float | None) -> tuple[str, ...]:
-    found = []
-    if n < MIN_EXAMPLES:
-        found.append(f"Only {n} example(s): label at least {MIN_EXAMPLES} to 5 varied examples so the model can be checked.")
-    if similarity is not None and similarity > TOO_ALIKE:
-        found.append("The examples are very alike: add examples that show how this disease varies.")
-    if accuracy is not None and accuracy < LOW_ACCURACY:
-        found.append("Its own examples are often mistaken for another class: check the labels, or add clearer examples.")
-    return tuple(found)
+    """Leave-one-out accuracy per class with its 95 % interval and advice (core's, as reports show it)."""
+    return core_support_quality(model.classifier)

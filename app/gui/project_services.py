@@ -18,9 +18,12 @@ import numpy.typing as npt
 from PIL import Image
 
 from core.embedding import CancelToken, ProgressFn, check_cancel
+from core.errors import RareSightError
+from core.reports import write_html, write_pdf
+from core.reports.build import build_report
 from core.scoring.output import open_sink
 from core.scoring.pipeline import DEFAULT_COVERAGE, load_project_model, score_images
-from core.scoring.records import ScoreRow
+from core.scoring.records import ScoreError, ScoreRow
 from core.store import ClassInfo, ImageRecord, ImportReport, PredictionRecord, Project, UndoState
 
 #: Colours offered to new classes in turn (distinct, readable on white and on a dark grid).
@@ -149,3 +152,36 @@ def export_predictions(
         sink.close()
     project.record_event("export", {"path": str(output), "rows": written, "model_version": model.version, "coverage": coverage})
     return written
+
+
+class ExportError(RareSightError):
+    """An export could not be written; the message says why and what to do."""
+
+
+def export_report(
+    project: Project,
+    paths: Sequence[str],
+    output: Path,
+    coverage: float = DEFAULT_COVERAGE,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> int:
+    """A case report (PDF, or HTML for .html) for ``paths``, as ``raresight report`` writes it; audited.
+
+    Returns the number of cases. Cases are named by content hash, not by file path.
+    """
+    if output.suffix.lower() not in (".pdf", ".html", ".htm"):
+        raise ExportError(f"{output}: end the report's file name in .pdf or .html")
+    if not paths:
+        raise ExportError("select the images to report on first")
+    model = load_project_model(project)
+    rows = []
+    for item in score_images(model, list(paths), coverage=coverage, progress=progress, cancel=cancel):
+        if isinstance(item, ScoreError):
+            raise ExportError(item.error)
+        rows.append(item)
+    check_cancel(cancel, "report")
+    content = build_report(model, rows, coverage=coverage)
+    (write_pdf if output.suffix.lower() == ".pdf" else write_html)(content, output)
+    project.record_event("export", {"kind": "report", "path": str(output), "cases": len(rows), "model_version": model.version})
+    return len(rows)

@@ -87,12 +87,12 @@ def test_cancel_during_adaptation_leaves_the_project_as_it_was(
     assert window.project_model.model_version == 1
 
 
-def test_quality_panel_warns_about_too_few_examples(qtbot: QtBot, window: MainWindow, folder: Path, tmp_path: Path) -> None:
+def test_quality_panel_shows_accuracy_interval_and_advice(qtbot: QtBot, window: MainWindow, folder: Path, tmp_path: Path) -> None:
     labelled_project(qtbot, window, folder, tmp_path / "study.raresight", {"red": 4, "green": 3, "blue": 2})
     adapt(qtbot, window)
     qtbot.waitUntil(lambda: window.quality.table.rowCount() == 3, timeout=TIMEOUT_MS)
     advice = window.quality.advice()
-    assert advice["blue"].startswith("Only 2 example(s)")
+    assert advice["blue"] != "OK" and advice["blue"] in window.quality.advice_label.text()  # core's words, shown as they are
     table = window.quality.table
     row = {table.item(r, 0).text(): r for r in range(3)}["red"]
     assert table.item(row, 1).text() == "4" and "of 4" in table.item(row, 2).text() and "–" in table.item(row, 3).text()
@@ -219,3 +219,24 @@ def test_recolour_describe_and_delete_classes(qtbot: QtBot, window: MainWindow, 
     with Project.open(path, readonly=True) as project:
         assert [e.action for e in project.audit_log()][-3:] == ["class_changed", "class_changed", "class_deleted"]
         assert project.verify(check_files=False) == []
+
+
+@pytest.mark.parametrize("suffix", [".html", ".pdf"])
+def test_report_for_selected_images(
+    qtbot: QtBot, window: MainWindow, folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    path = tmp_path / "study.raresight"
+    labelled_project(qtbot, window, folder, path, {"red": 3, "green": 3, "blue": 3})
+    adapt(qtbot, window)
+    select(qtbot, window, [folder / "red_05.png", folder / "blue_06.png"])
+    out = tmp_path / f"report{suffix}"
+    monkeypatch.setattr(dialogs, "choose_report", lambda parent, suggested: str(out))
+    with qtbot.waitSignal(window.project_model.exportFinished, timeout=TIMEOUT_MS) as done:
+        window.actions.report.trigger()
+    assert done.args == [str(out), 2] and out.stat().st_size > 1000
+    if suffix == ".html":
+        text = out.read_text(encoding="utf-8")
+        assert "Research use only" in text and "red_05.png" not in text  # cases by content hash, no file names
+    wait_idle(qtbot, window)
+    with Project.open(path, readonly=True) as project:
+        assert project.audit_log("export")[-1].details["kind"] == "report"

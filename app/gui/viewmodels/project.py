@@ -157,6 +157,19 @@ class ProjectViewModel(QObject):
 
         self._start("export", job)
 
+    def export_report(self, image_ids: Sequence[int], path: str | os.PathLike[str]) -> None:
+        """A case report (PDF or HTML) for the given images, in the worker."""
+        project = self.project
+        if project is None or self._refuse_when_busy():
+            return
+        paths = [p for p in (self.images.path_of(i) for i in image_ids) if p]
+        target, coverage = Path(path), settings.coverage()
+
+        def job(ctx: JobContext) -> tuple[str, int]:
+            return str(target), project_services.export_report(project, paths, target, coverage, ctx.progress, ctx.token)
+
+        self._start("export", job)
+
     def run_model_job(self, name: str, fn: Callable[[JobContext], Any]) -> None:
         """Run a short model job (an explanation) now, or after the long task that is running."""
         if self.task in ("", "explain"):

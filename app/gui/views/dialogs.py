@@ -110,3 +110,18 @@ def choose_export(parent: QWidget | None, suggested: str) -> str:
 
 def show_info(parent: QWidget | None, message: str) -> QMessageBox:
     return _message_box(parent, QMessageBox.Icon.Information, "RareSight", message)
+
+
+REPORT_FILTER = "PDF (*.pdf);;HTML (*.html)"
+
+
+def choose_report(parent: QWidget | None, suggested: str) -> str:
+    """Ask where to write a case report ('' when cancelled); PDF unless HTML is chosen."""
+    start = str(Path(settings.last_folder() or Path.home()) / suggested)
+    path, chosen = QFileDialog.getSaveFileName(parent, "Export report", start, REPORT_FILTER)
+    if not path:
+        return ""
+    settings.set_last_folder(Path(path).parent)
+    if not Path(path).suffix:
+        path += ".html" if chosen.startswith("HTML") else ".pdf"
+    return path

@@ -34,6 +34,7 @@ class ProjectActions(QObject):
         self.close_project = action("Close project", None, "Close the project (everything is already saved)")
         self.save = action("Save", QKeySequence.StandardKey.Save, "Every change is saved in the project file as you work")
         self.export = action("Export predictions (CSV)…", "Ctrl+E", "Write every image's prediction to a CSV file")
+        self.report = action("Export report (PDF/HTML)…", "Ctrl+Shift+E", "A case report for the selected images")
         self.undo = action("Undo", QKeySequence.StandardKey.Undo)
         self.redo = action("Redo", "Ctrl+Shift+Z")
         self.adapt = action("Adapt", "Ctrl+R", "Fit the model to your labels and predict every unlabelled image")
@@ -51,7 +52,7 @@ class ProjectActions(QObject):
         file_menu.addActions([self.save, self.close_project])
         file_menu.addSeparator()
         file_menu.addActions(import_actions)
-        file_menu.addAction(self.export)
+        file_menu.addActions([self.export, self.report])
         file_menu.addSeparator()
         bar = self._window.menuBar()
         edit = bar.addMenu("&Edit")
@@ -69,6 +70,7 @@ class ProjectActions(QObject):
         self.close_project.triggered.connect(model.close_project)
         self.save.triggered.connect(self._save)
         self.export.triggered.connect(self._export)
+        self.report.triggered.connect(self._report)
         self.undo.triggered.connect(model.undo)
         self.redo.triggered.connect(model.redo)
         self.adapt.triggered.connect(model.adapt)
@@ -94,6 +96,7 @@ class ProjectActions(QObject):
         self.redo.setText(f"Redo {model.undo_state.redo.description}" if model.undo_state.redo else "Redo")
         self.adapt.setEnabled(has and idle and bool(model.labels))
         self.export.setEnabled(has and idle and model.model_version is not None)
+        self.report.setEnabled(has and idle and model.model_version is not None)
         self.cancel.setEnabled(not idle)
 
     @Slot()
@@ -132,6 +135,18 @@ class ProjectActions(QObject):
         path = dialogs.choose_export(self._window, f"{project.path.stem}-predictions.csv")
         if path:
             self._model.export_predictions(path)
+
+    @Slot()
+    def _report(self) -> None:
+        project, ids = self._model.project, self._library.selected_ids()
+        if project is None:
+            return
+        if not ids:
+            self._model.message.emit("Select the images to report on first.")
+            return
+        path = dialogs.choose_report(self._window, f"{project.path.stem}-report.pdf")
+        if path:
+            self._model.export_report(ids, path)
 
     @Slot()
     def show_label_next(self) -> None:

@@ -50,21 +50,21 @@ class QualityPanel(QWidget):
     @Slot(list)
     def show_quality(self, rows: list[ClassQuality]) -> None:
         self.table.setRowCount(len(rows))
-        self._advice = {q.name: " ".join(q.warnings) or OK_TEXT for q in rows}
+        self._advice = {q.class_name: q.warning or OK_TEXT for q in rows}
         for row, quality in enumerate(rows):
-            accuracy = "n/a" if quality.accuracy is None else f"{quality.correct} of {quality.n} ({_percent(quality.accuracy)})"
-            low, high = quality.ci95
-            interval = "n/a" if quality.accuracy is None else f"{_percent(low)} – {_percent(high)}"
-            for column, text in enumerate((quality.name, str(quality.n), accuracy, interval)):
+            correct = None if quality.accuracy is None else round(quality.accuracy * quality.examples)
+            accuracy = "n/a" if quality.accuracy is None else f"{correct} of {quality.examples} ({_percent(quality.accuracy)})"
+            interval = "n/a" if quality.accuracy is None else f"{_percent(quality.ci_low)} – {_percent(quality.ci_high)}"
+            for column, text in enumerate((quality.class_name, str(quality.examples), accuracy, interval)):
                 item = QTableWidgetItem(text)
-                item.setToolTip(self._advice[quality.name])
-                if quality.warnings:
+                item.setToolTip(self._advice[quality.class_name])
+                if quality.warning:
                     item.setForeground(QColor(WARNING_COLOUR))
                 self.table.setItem(row, column, item)
         self.table.resizeRowsToContents()
         height = self.table.horizontalHeader().height() + sum(self.table.rowHeight(r) for r in range(len(rows))) + 4
         self.table.setFixedHeight(max(height, 60))
-        warned = [f"<p><b>{escape(q.name)}</b>: {escape(' '.join(q.warnings))}</p>" for q in rows if q.warnings]
+        warned = [f"<p><b>{escape(q.class_name)}</b>: {escape(q.warning)}</p>" for q in rows if q.warning]
         all_ok = "<p>No warnings: every class has enough varied examples.</p>" if rows else ""
         self.advice_label.setText(f"<div style='color:{WARNING_COLOUR}'>{''.join(warned)}</div>" if warned else all_ok)
         if not rows:
