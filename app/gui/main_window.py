@@ -92,17 +92,18 @@ class MainWindow(QMainWindow):
         self.quit_action = QAction("Quit", self, shortcut=QKeySequence(QKeySequence.StandardKey.Quit))
         self.about_action = QAction("About RareSight", self)
         self.open_folder_action.setToolTip("Open every image in a folder and its subfolders")
-        self.actions = ProjectActions(self, self.project_model, self.library)
+        self.project_actions = ProjectActions(self, self.project_model, self.library)
         file_menu = self.menuBar().addMenu("&File")
-        self.actions.build_menus(file_menu, [self.open_files_action, self.open_folder_action])
+        self.project_actions.build_menus(file_menu, [self.open_files_action, self.open_folder_action])
         file_menu.addAction(self.quit_action)
         self.menuBar().addMenu("&Help").addAction(self.about_action)
         toolbar = QToolBar("Main", self)
         toolbar.setObjectName("mainToolbar")
         toolbar.setMovable(False)
-        toolbar.addActions([self.actions.new_project, self.actions.open_project, self.open_folder_action])
+        toolbar.addActions([self.project_actions.new_project, self.project_actions.open_project, self.open_folder_action])
         toolbar.addSeparator()
-        toolbar.addActions([self.actions.adapt, self.actions.cancel, self.actions.label_next, self.actions.export])
+        actions = self.project_actions
+        toolbar.addActions([actions.adapt, actions.cancel, actions.label_next, actions.export])
         self.addToolBar(toolbar)
 
     def _connect(self) -> None:

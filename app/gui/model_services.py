@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 
 from core.embedding import DEFAULT_BACKBONE, CancelToken, ProgressFn
-from core.fewshot.quality import ClassQuality
+from core.fewshot.quality import ClassQuality as ClassQuality
 from core.fewshot.quality import support_quality as core_support_quality
 from core.scoring.pipeline import AdaptResult, ProjectModel, ScoringError, adapt_project, load_project_model
 from core.store import Project
@@ -75,7 +75,7 @@ def warm_up() -> float:
     start = time.perf_counter()
     weight = torch.zeros(1, requires_grad=True)
     optimiser = torch.optim.Adam([weight], lr=0.1)
-    (weight * 2).sum().backward()
+    (weight * 2).sum().backward()  # type: ignore[no-untyped-call]
     optimiser.step()
     return time.perf_counter() - start
 

@@ -83,7 +83,7 @@ DEFAULT_COVERAGE = 0.9
 def recent_projects() -> list[str]:
     """Project files opened lately, newest first (those that no longer exist are left out)."""
     value = _store().value("projects/recent", [])
-    items = [value] if isinstance(value, str) else list(value or [])
+    items = [value] if isinstance(value, str) else list(value) if isinstance(value, list | tuple) else []
     return [str(p) for p in items if p and Path(str(p)).is_file()][:MAX_RECENT]
 
 

@@ -100,5 +100,5 @@ def labelled_project(qtbot: QtBot, window: MainWindow, folder: Path, project_pat
 
 def adapt(qtbot: QtBot, window: MainWindow) -> None:
     with qtbot.waitSignal(window.project_model.adaptFinished, timeout=TIMEOUT_MS):
-        window.actions.adapt.trigger()
+        window.project_actions.adapt.trigger()
     wait_idle(qtbot, window)

@@ -72,17 +72,17 @@ def test_cancel_during_adaptation_leaves_the_project_as_it_was(
         return real(project, **{**kwargs, "progress": hold})
 
     monkeypatch.setattr(model_services, "adapt_project", held)
-    window.actions.adapt.trigger()
+    window.project_actions.adapt.trigger()
     qtbot.waitUntil(reached.is_set, timeout=TIMEOUT_MS)
-    assert window.actions.cancel.isEnabled() and not window.actions.adapt.isEnabled()
-    window.actions.cancel.trigger()
+    assert window.project_actions.cancel.isEnabled() and not window.project_actions.adapt.isEnabled()
+    window.project_actions.cancel.trigger()
     release.set()
     assert window.project_model.runner.wait(TIMEOUT_MS)
 
     assert project_state(path) == before
     assert window.project_model.model_version is None and window.project_model.predictions == {}
     assert "cancelled" in window.status.currentMessage()
-    assert window.actions.adapt.isEnabled()
+    assert window.project_actions.adapt.isEnabled()
     adapt(qtbot, window)  # and it still works afterwards
     assert window.project_model.model_version == 1
 
@@ -105,7 +105,7 @@ def test_label_next_confirm_and_none_of_these(qtbot: QtBot, window: MainWindow, 
     adapt(qtbot, window)
     odd = image_id(window, folder / "odd_00.png")
 
-    window.actions.label_next.trigger()
+    window.project_actions.label_next.trigger()
     shown = grid_ids(window)
     assert len(shown) == 22 - 12 and not set(shown) & set(window.project_model.labels)
     predictions = window.project_model.predictions
@@ -150,12 +150,12 @@ def test_export_predictions_csv_is_audited(
 ) -> None:
     path = tmp_path / "study.raresight"
     labelled_project(qtbot, window, folder, path, {"red": 3, "green": 3, "blue": 3})
-    assert not window.actions.export.isEnabled()  # nothing to export before the first adaptation
+    assert not window.project_actions.export.isEnabled()  # nothing to export before the first adaptation
     adapt(qtbot, window)
     out = tmp_path / "predictions.csv"
     monkeypatch.setattr(dialogs, "choose_export", lambda parent, suggested: str(out))
     with qtbot.waitSignal(window.project_model.exportFinished, timeout=TIMEOUT_MS) as done:
-        window.actions.export.trigger()
+        window.project_actions.export.trigger()
     assert done.args == [str(out), 21]
     wait_idle(qtbot, window)
     with out.open(newline="") as handle:
@@ -168,7 +168,7 @@ def test_export_predictions_csv_is_audited(
 def test_adapt_errors_are_shown_with_cores_message(qtbot: QtBot, window: MainWindow, folder: Path, tmp_path: Path) -> None:
     labelled_project(qtbot, window, folder, tmp_path / "study.raresight", {"red": 3})
     (folder / "red_00.png").unlink()  # a labelled file went missing
-    window.actions.adapt.trigger()
+    window.project_actions.adapt.trigger()
     from tests.app.helpers import message_boxes
 
     qtbot.waitUntil(lambda: bool(message_boxes()), timeout=TIMEOUT_MS)
@@ -232,7 +232,7 @@ def test_report_for_selected_images(
     out = tmp_path / f"report{suffix}"
     monkeypatch.setattr(dialogs, "choose_report", lambda parent, suggested: str(out))
     with qtbot.waitSignal(window.project_model.exportFinished, timeout=TIMEOUT_MS) as done:
-        window.actions.report.trigger()
+        window.project_actions.report.trigger()
     assert done.args == [str(out), 2] and out.stat().st_size > 1000
     if suffix == ".html":
         text = out.read_text(encoding="utf-8")

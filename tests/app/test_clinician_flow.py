@@ -51,7 +51,7 @@ def test_clinician_flow_end_to_end(qtbot: QtBot, tiny: str, tmp_path: Path, monk
     monkeypatch.setattr(dialogs, "choose_folder", lambda parent: str(folder))
     window = make_window(qtbot, tiny)
 
-    window.actions.new_project.trigger()  # File > New project…
+    window.project_actions.new_project.trigger()  # File > New project…
     wait_idle(qtbot, window)
     with qtbot.waitSignal(window.project_model.importFinished, timeout=TIMEOUT_MS) as imported:
         window.open_folder_action.trigger()  # File > Import folder…
@@ -72,9 +72,9 @@ def test_clinician_flow_end_to_end(qtbot: QtBot, tiny: str, tmp_path: Path, monk
     assert sorted(labels.values()) == ["blue"] * 4 + ["green"] * 3 + ["red"] * 4
     assert "red (4)" in window.project_model.classes.index(0, 0).data()
 
-    assert window.actions.adapt.isEnabled()
+    assert window.project_actions.adapt.isEnabled()
     with qtbot.waitSignal(window.project_model.adaptFinished, timeout=TIMEOUT_MS) as adapted:
-        window.actions.adapt.trigger()
+        window.project_actions.adapt.trigger()
         assert window.project_model.task == "adapt", window.status.currentMessage()
         assert not message_boxes()
     assert adapted.args[0].predictions == 10
@@ -104,8 +104,8 @@ def test_clinician_flow_end_to_end(qtbot: QtBot, tiny: str, tmp_path: Path, monk
 
     again = make_window(qtbot, tiny)
     assert settings.recent_projects()[0] == str(project_path.resolve())
-    again.actions._fill_recent()
-    again.actions.recent_menu.actions()[0].trigger()  # File > Open recent > study.raresight
+    again.project_actions._fill_recent()
+    again.project_actions.recent_menu.actions()[0].trigger()  # File > Open recent > study.raresight
     wait_idle(qtbot, again)
     model = again.project_model
     assert model.classes.names() == ["red", "green", "blue"]

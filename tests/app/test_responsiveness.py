@@ -44,7 +44,7 @@ def test_heartbeat_never_stalls_while_importing_and_adapting(qtbot: QtBot, tmp_p
 
     beat.start("adapt")
     with qtbot.waitSignal(model.adaptFinished, timeout=TIMEOUT_MS):
-        window.actions.adapt.trigger()
+        window.project_actions.adapt.trigger()
     adapted = beat.stop()
 
     assert len(imported.gaps_ms) > 5 and len(adapted.gaps_ms) > 5  # the timer kept beating throughout

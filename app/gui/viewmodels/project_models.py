@@ -211,7 +211,7 @@ class ImageFilter(QSortFilterProxyModel):
         if kind == "Uncertain":
             return predicted is not None and (predicted == "" or (confidence is not None and confidence < UNCERTAIN_BELOW))
         if kind == "None of these":
-            return predicted == ""
+            return bool(predicted == "")
         return True
 
     def lessThan(self, left: _Index, right: _Index) -> bool:
