@@ -63,6 +63,13 @@ def select(window: object, path: Path) -> None:
     wait_until(lambda: viewer.image is not None and Path(viewer.image.path).name == path.name and not viewer.loading)
 
 
+def _confidence(prediction: object) -> float:
+    """A prediction's confidence, or -1 for "none of these" and for no prediction."""
+    if prediction is None or getattr(prediction, "top_class", None) is None:
+        return -1.0
+    return float(getattr(prediction, "confidence", 0.0))
+
+
 def run(out: Path, backbone: str | None) -> None:
     from app.gui import model_services
     from app.gui.main import application
@@ -97,8 +104,11 @@ def run(out: Path, backbone: str | None) -> None:
     model.adapt()
     wait_until(lambda: model.task == "" and model.model_version is not None)
     prediction = window.prediction_model
-    select(window, cells["target cell"][7])
-    wait_until(lambda: prediction.explanation is not None and Path(prediction.explanation.path).name == cells["target cell"][7].name)
+    # the most confident prediction among the unlabelled images of a class the project has
+    candidates = [p for name in CLASSES for p in cells[name][SHOTS:]]
+    confident = max(candidates, key=lambda p: _confidence(model.predictions.get(ids[p.name])))
+    select(window, confident)
+    wait_until(lambda: prediction.explanation is not None and Path(prediction.explanation.path).name == confident.name)
     window.status.clearMessage()
     save(window, out, "predictions.png")
 

@@ -88,7 +88,8 @@ def test_clinician_flow_end_to_end(qtbot: QtBot, tiny: str, tmp_path: Path, monk
     assert sum(p for _, p in rows) == pytest.approx(1.0)
     assert "red" in panel.prediction_set.text()
     assert len(panel.support_labels) == 3 * 3  # three nearest support examples per class, with similarity
-    assert all(-1.0 <= float(caption.text()) <= 1.0 for caption in panel.support_labels)
+    assert all(-1.0 <= float(caption.text()) <= 1.0 and caption.isVisible() for caption in panel.support_labels)
+    assert all(cell.isVisible() and not cell.pixmap().isNull() for cell in panel.support_cells)  # the thumbnails show
     assert not panel.none_banner.isVisible()
     assert "version 1" in panel.title.text()
 

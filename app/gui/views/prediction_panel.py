@@ -62,7 +62,8 @@ class PredictionPanel(QWidget):
         self.reasons = QWidget(self)
         self.reasons_layout = QGridLayout(self.reasons)
         self.reasons_layout.setContentsMargins(0, 0, 0, 0)
-        self.support_labels: list[QLabel] = []  # thumbnails and captions of the support examples shown
+        self.support_labels: list[QLabel] = []  # similarity captions of the support examples shown
+        self.support_cells: list[QLabel] = []  # their thumbnails
         self._layout()
         self.coverage.currentIndexChanged.connect(self._on_coverage)
         self.confirm_button.clicked.connect(self._confirm)
@@ -111,9 +112,10 @@ class PredictionPanel(QWidget):
     @Slot(object, str)
     def _show(self, explanation: ImageExplanation | None, message: str) -> None:
         has = explanation is not None
-        for widget in (self.bars, self.prediction_set, self.controls, self.reasons_title, self.reasons):
+        for widget in (self.bars, self.prediction_set, self.controls, self.reasons_title):
             widget.setVisible(has)
         self.none_banner.setVisible(has and explanation is not None and explanation.none_of_these)
+        self.reasons.hide()  # rebuilt hidden, then shown at once with its new children
         self._clear_reasons()
         if explanation is None:
             self.title.setText("<b>Prediction</b>")
@@ -122,11 +124,18 @@ class PredictionPanel(QWidget):
             return
         self.title.setText(f"<b>Prediction</b> for {Path(explanation.path).name} (model version {explanation.model_version})")
         stale = "Labels changed since this model was adapted: press Adapt to use them. " if self._model.stale else ""
-        self.status.setText(stale + "Calibrated probabilities; plausible classes in bold.")
+        image_id = self._model.image_id
+        label = None if image_id is None else self._project.labels.get(image_id)
+        labelled = f"You labelled this image {label}. " if label else ""
+        self.status.setText(labelled + stale + "Calibrated probabilities; plausible classes in bold.")
         colours = {c.name: c.colour for c in self._project.class_infos()}
         self.bars.set_probabilities(explanation.probabilities, colours, explanation.prediction_set)
         self.prediction_set.setText(_describe_set(explanation))
         self._show_reasons(explanation)
+        self.reasons.show()
+        ranked = sorted(explanation.probabilities, key=lambda name: -explanation.probabilities[name])
+        if len(ranked) > 1:  # the likeliest alternative is what an override most often picks
+            self.override_box.setCurrentText(ranked[0] if explanation.none_of_these else ranked[1])
         self._sync_buttons(explanation)
 
     def _show_reasons(self, explanation: ImageExplanation) -> None:
@@ -149,10 +158,12 @@ class PredictionPanel(QWidget):
                 box.addWidget(caption)
                 self.reasons_layout.addLayout(box, row, column + 1)
                 self.support_labels.append(caption)
+                self.support_cells.append(cell)
         self.reasons_layout.setColumnStretch(4, 1)
 
     def _clear_reasons(self) -> None:
         self.support_labels.clear()
+        self.support_cells.clear()
         while self.reasons_layout.count():
             item = self.reasons_layout.takeAt(0)
             if item is None:
