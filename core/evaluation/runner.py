@@ -181,13 +181,12 @@ def evaluate(
     ds = load_folder_dataset(dataset_dir, groups)
     adaptable = adapt != "none" and load_backbone(backbone).adaptable
     emb, embed_seconds = embed_dataset(ds, backbone, adaptable, lambda f, m: report(progress, 0.2 * f, m), cancel)
-    readable = np.flatnonzero(emb.ok)
-    labels, group_codes = ds.labels.copy(), ds.groups.copy()
-    labels[~emb.ok] = -1  # unreadable images never enter an episode
+    usable = emb.ok & ~_in_several_classes(emb, ds)
+    readable = np.flatnonzero(usable)
     out = EvalReport(dataset=str(dataset_dir), backbone=backbone, adapt=adapt)
     total = len(shots) * episodes
     for si, k in enumerate(shots):
-        eff_ways, eps = sample_episodes(labels[readable], group_codes[readable], ways, k, queries, episodes, seed)
+        eff_ways, eps = sample_episodes(ds.labels[readable], ds.groups[readable], ways, k, queries, episodes, seed)
         eps = [_remap(ep, readable) for ep in eps]
         records = []
         for i, ep in enumerate(eps):
@@ -199,6 +198,18 @@ def evaluate(
         if keep_records is not None:
             keep_records += records
     return out
+
+
+def _in_several_classes(emb: EmbeddingResult, ds: FolderDataset) -> npt.NDArray[np.bool_]:
+    """Images whose exact content sits in two or more class folders: left out, with a warning."""
+    classes_of: dict[str, set[int]] = {}
+    for h, label in zip(emb.content_hashes, ds.labels, strict=True):
+        if h:
+            classes_of.setdefault(h, set()).add(int(label))
+    bad = np.array([bool(h) and len(classes_of[h]) > 1 for h in emb.content_hashes], dtype=bool)
+    for i in np.flatnonzero(bad):
+        log.warning("left out: %s is also in another class folder", ds.files[i])
+    return bad
 
 
 def _remap(ep: Episode, readable: npt.NDArray[np.int64]) -> Episode:

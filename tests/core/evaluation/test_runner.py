@@ -50,3 +50,12 @@ def test_groups_and_bad_dataset(dataset: Path, tmp_path: Path) -> None:
         load_folder_dataset(tmp_path / "data" / "red")
     with pytest.raises(ProjectError, match="not a folder"):
         load_folder_dataset(tmp_path / "missing")
+
+
+def test_unreadable_and_conflicting_images_are_left_out(dataset: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (dataset / "red" / "broken.png").write_bytes(b"not a png")
+    (dataset / "green" / "dup.png").write_bytes((dataset / "blue" / "img_00.png").read_bytes())
+    (dataset / "blue" / "dup_same_class.png").write_bytes((dataset / "blue" / "img_01.png").read_bytes())
+    report = evaluate(dataset, ways=3, shots=(1,), queries=2, episodes=4, backbone=register_tiny(), adapt="none")
+    assert report.results[0].episodes == 4
+    assert "broken.png" in caplog.text and "also in another class" in caplog.text
