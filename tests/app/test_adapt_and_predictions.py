@@ -118,6 +118,14 @@ def test_label_next_confirm_and_none_of_these(qtbot: QtBot, window: MainWindow, 
     assert window.prediction.none_banner.isVisible() and "None of these" in window.prediction.prediction_set.text()
     assert not window.prediction.confirm_button.isEnabled()
 
+    first = window.library.selected_ids()[0]
+    window.library.filter_bar.show_kind("Not labelled")
+    QTest.keyClick(window.library.grid, Qt.Key.Key_1)  # label the suggestion: the next one gets selected
+    assert window.project_model.labels[first] == "red"
+    assert window.library.selected_ids() and window.library.selected_ids()[0] not in window.project_model.labels
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+
+    window.library.filter_bar.show_kind("All images")
     red = image_id(window, folder / "red_05.png")
     select(qtbot, window, [folder / "red_05.png"])
     qtbot.waitUntil(lambda: window.prediction.confirm_button.isEnabled(), timeout=TIMEOUT_MS)
@@ -128,6 +136,25 @@ def test_label_next_confirm_and_none_of_these(qtbot: QtBot, window: MainWindow, 
         labels = [e.details for e in project.audit_log("label") if e.details["image_id"] == red]
     assert notes[-1] == {"kind": "confirm", "image_id": red, "class": "red", "model_version": 1}
     assert labels[-1]["note"] == "confirms model 1 prediction"
+    qtbot.waitUntil(lambda: window.prediction_model.stale and "press Adapt" in window.prediction.status.text(), timeout=TIMEOUT_MS)
+    assert "You labelled this image red" in window.prediction.status.text()  # labels changed since the model: said so
+
+
+def test_dropping_files_on_the_window_imports_them_into_the_project(qtbot: QtBot, window: MainWindow, folder: Path, tmp_path: Path) -> None:
+    from PySide6.QtCore import QMimeData, QPoint, QPointF, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    labelled_project(qtbot, window, folder, tmp_path / "study.raresight", {"red": 1})
+    extra = make_image(tmp_path / "more" / "late_00.png", COLOURS["blue"], seed=99)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(extra.parent))])
+    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, QDragEnterEvent(QPoint(50, 50), *args))
+    with qtbot.waitSignal(window.project_model.importFinished, timeout=TIMEOUT_MS) as done:
+        QApplication.sendEvent(window, QDropEvent(QPointF(50, 50), *args))
+    assert done.args == [22, 0] and len(grid_ids(window)) == 22
+    assert window.project_model.labels  # what was there stays
 
 
 def test_coverage_is_remembered_and_changes_the_set(qtbot: QtBot, window: MainWindow, folder: Path, tmp_path: Path) -> None:

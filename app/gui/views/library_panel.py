@@ -94,6 +94,23 @@ class LibraryPanel(QWidget):
             self._watch(item_model)
         model.loadFinished.connect(self._select_first_if_none)
         self.filter_bar.changed.connect(self._apply_filter)
+        self._last_row = -1
+        self._keeping: set[int] = set()
+
+    def _keep_position(self, item_model: QAbstractItemModel) -> None:
+        """When labelling moves the selected image out of a filtered grid, select the next one."""
+        if id(item_model) in self._keeping:
+            return
+        self._keeping.add(id(item_model))
+        for signal in (item_model.rowsRemoved, item_model.layoutChanged):
+            signal.connect(self._reselect)
+
+    @Slot()
+    def _reselect(self, *args: object) -> None:
+        model = self.grid.model()
+        if self._filter is None or self.grid.selectionModel().hasSelection() or self._last_row < 0 or model.rowCount() == 0:
+            return
+        self.grid.setCurrentIndex(model.index(min(self._last_row, model.rowCount() - 1), 0))
 
     def _watch(self, item_model: QAbstractItemModel) -> None:
         for signal in (item_model.rowsInserted, item_model.rowsRemoved, item_model.modelReset, item_model.layoutChanged):
@@ -107,6 +124,8 @@ class LibraryPanel(QWidget):
             self.grid.setModel(grid_model)
             self.grid.selectionModel().selectionChanged.connect(self._on_selection)
             self._watch(grid_model)
+            if images is not None:
+                self._keep_position(images)
         failure_model = failures if failures is not None else self._model.failures
         if self.failures.model() is not failure_model:
             self.failures.setModel(failure_model)
@@ -164,6 +183,7 @@ class LibraryPanel(QWidget):
     def _on_selection(self, selected: QItemSelection, deselected: QItemSelection) -> None:
         indexes = selected.indexes() or self.grid.selectionModel().selectedIndexes()
         if indexes:
+            self._last_row = indexes[0].row()
             self.imageSelected.emit(str(indexes[0].data(PATH_ROLE)))
             image_id = indexes[0].data(IMAGE_ID_ROLE)
             self.imageIdSelected.emit(-1 if image_id is None else int(image_id))
