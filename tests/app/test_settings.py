@@ -34,3 +34,26 @@ def test_window_geometry_is_restored(qtbot: QtBot) -> None:
     second.show()
     assert (second.width(), second.height()) == (700, 500)
     assert "splitters" in settings.settings_path().read_text(encoding="utf-8")
+
+
+def test_recent_projects_newest_first_without_missing_files(tmp_path: Path) -> None:
+    files = [tmp_path / f"p{i}.raresight" for i in range(3)]
+    for file in files:
+        file.write_bytes(b"x")
+        settings.add_recent_project(file)
+    settings.add_recent_project(files[0])  # opened again: first, not twice
+    assert settings.recent_projects() == [str(files[0]), str(files[2]), str(files[1])]
+    files[2].unlink()
+    assert settings.recent_projects() == [str(files[0]), str(files[1])]
+    for index in range(settings.MAX_RECENT + 3):
+        (tmp_path / f"q{index}.raresight").write_bytes(b"x")
+        settings.add_recent_project(tmp_path / f"q{index}.raresight")
+    assert len(settings.recent_projects()) == settings.MAX_RECENT
+
+
+def test_coverage_is_one_of_the_offered_levels() -> None:
+    assert settings.coverage() == settings.DEFAULT_COVERAGE
+    settings.set_coverage(0.8)
+    assert settings.coverage() == 0.8
+    settings.set_coverage(0.5)  # not offered: back to the default
+    assert settings.coverage() == settings.DEFAULT_COVERAGE
