@@ -56,9 +56,7 @@ def read_snapshot(project: Project, failed: Sequence[tuple[str, str]] = ()) -> P
         png = project.thumbnail(int(record.id or 0))
         if png is not None:
             thumbnails[int(record.id or 0)] = decode_png(png)
-    state = project.model_state()
-    version = None if state is None else state.version
-    predictions = {} if version is None else {p.image_id: p for p in project.predictions(version)}
+    version, predictions = read_predictions(project)
     return ProjectSnapshot(
         str(project.path),
         images,
@@ -70,6 +68,14 @@ def read_snapshot(project: Project, failed: Sequence[tuple[str, str]] = ()) -> P
         project.undo_state(),
         list(failed),
     )
+
+
+def read_predictions(project: Project) -> tuple[int | None, dict[int, PredictionRecord]]:
+    """The latest model version and its predictions by image id (None, {} without a model)."""
+    state = project.model_state()
+    if state is None or state.version is None:
+        return None, {}
+    return state.version, {p.image_id: p for p in project.predictions(state.version)}
 
 
 def decode_png(png: bytes) -> npt.NDArray[np.uint8]:

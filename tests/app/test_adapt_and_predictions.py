@@ -78,6 +78,7 @@ def test_cancel_during_adaptation_leaves_the_project_as_it_was(
     window.project_actions.cancel.trigger()
     release.set()
     assert window.project_model.runner.wait(TIMEOUT_MS)
+    wait_idle(qtbot, window)
 
     assert project_state(path) == before
     assert window.project_model.model_version is None and window.project_model.predictions == {}
@@ -85,6 +86,16 @@ def test_cancel_during_adaptation_leaves_the_project_as_it_was(
     assert window.project_actions.adapt.isEnabled()
     adapt(qtbot, window)  # and it still works afterwards
     assert window.project_model.model_version == 1
+
+
+def test_cancel_arriving_after_the_model_was_saved_is_reported(qtbot: QtBot, window: MainWindow, folder: Path, tmp_path: Path) -> None:
+    labelled_project(qtbot, window, folder, tmp_path / "study.raresight", {"red": 3, "green": 3, "blue": 3})
+    window.project_actions.adapt.trigger()
+    assert window.project_model.runner.wait(TIMEOUT_MS)  # the worker is done; its result not yet delivered
+    window.project_actions.cancel.trigger()  # too late: the model was saved
+    wait_idle(qtbot, window)
+    assert window.project_model.model_version == 1 and len(window.project_model.predictions) == 12
+    assert "before it was cancelled" in window.status.currentMessage()
 
 
 def test_quality_panel_shows_accuracy_interval_and_advice(qtbot: QtBot, window: MainWindow, folder: Path, tmp_path: Path) -> None:

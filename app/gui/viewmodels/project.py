@@ -178,15 +178,24 @@ class ProjectViewModel(QObject):
             self._after_task = [lambda: self._start(name, fn)]
 
     def cancel(self) -> None:
-        """Cancel the running task; an adaptation or export cancelled this way writes nothing."""
-        if self.task:
-            self.runner.cancel()
-            self.message.emit(f"{self.task.capitalize()} cancelled; the project is unchanged.")
-            self._set_task("")
-            self._run_after_task()
+        """Cancel the running task; an adaptation or export cancelled this way writes nothing.
+
+        After an adaptation, the model version is read back once the worker has stopped, in case
+        the adaptation had already saved its result when the cancel arrived.
+        """
+        task, project = self.task, self.project
+        if not task:
+            return
+        self.runner.cancel()
+        self.message.emit(f"{task.capitalize()} cancelled; the project is unchanged.")
+        if task == "adapt" and project is not None:
+            self._start("sync", lambda ctx: project_services.read_predictions(project))
+            return
+        self._set_task("")
+        self._run_after_task()
 
     def _refuse_when_busy(self) -> bool:
-        if self.task not in ("", "explain"):
+        if self.task not in ("", "explain", "sync"):
             self.message.emit(f"Please wait: {self.task} is still running (or cancel it).")
             return True
         return False
@@ -321,6 +330,12 @@ class ProjectViewModel(QObject):
             self.predictions, self.model_version = predictions, result.version
             self._refresh_views()
             self.adaptFinished.emit(result)
+        elif name == "sync" and isinstance(value, tuple):
+            version, predictions = value
+            if version != self.model_version:
+                self.predictions, self.model_version = predictions, version
+                self._refresh_views()
+                self.message.emit(f"The adaptation had finished before it was cancelled: model version {version} was saved.")
         elif name == "export" and isinstance(value, tuple):
             self.exportFinished.emit(str(value[0]), int(value[1]))
         else:

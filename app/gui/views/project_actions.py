@@ -87,7 +87,7 @@ class ProjectActions(QObject):
     def _sync(self, *args: object) -> None:
         model = self._model
         has, task = model.project is not None, model.task
-        idle = task in ("", "explain")
+        idle = task in ("", "explain", "sync")
         for each in (self.close_project, self.save, self.label_next, *self.key_actions):
             each.setEnabled(has)
         self.undo.setEnabled(has and model.undo_state.can_undo)
