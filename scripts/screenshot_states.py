@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 CLASSES = ("discocyte", "sickle cell", "target cell")
@@ -86,7 +87,14 @@ def run(out: Path, backbone: str | None) -> None:
     window.show()
     window.status.clearMessage()
     save(window, out, "empty.png")
+    ids = labelled_state(window, out, work, cells)
+    prediction_states(window, out, cells, ids)
+    error_state(window, out, work)
+    window.close()
 
+
+def labelled_state(window: Any, out: Path, work: Path, cells: dict[str, list[Path]]) -> dict[str, int]:
+    """A new project with the cells imported, three classes and SHOTS labels each; returns ids by file name."""
     model = window.project_model
     model.new_project(work / "study.raresight")
     wait_until(lambda: model.task == "")
@@ -100,38 +108,43 @@ def run(out: Path, backbone: str | None) -> None:
     select(window, cells["sickle cell"][0])
     window.status.clearMessage()
     save(window, out, "labelled.png")
+    return ids
 
+
+def prediction_states(window: Any, out: Path, cells: dict[str, list[Path]], ids: dict[str, int]) -> None:
+    """Adapt; the most confident prediction, an image unlike every class, and support quality."""
+    model, prediction = window.project_model, window.prediction_model
     model.adapt()
     wait_until(lambda: model.task == "" and model.model_version is not None)
-    prediction = window.prediction_model
-    # the most confident prediction among the unlabelled images of a class the project has
     candidates = [p for name in CLASSES for p in cells[name][SHOTS:]]
     confident = max(candidates, key=lambda p: _confidence(model.predictions.get(ids[p.name])))
     select(window, confident)
     wait_until(lambda: prediction.explanation is not None and Path(prediction.explanation.path).name == confident.name)
     window.status.clearMessage()
     save(window, out, "predictions.png")
-
-    unlike = next(
-        (p for p in cells["echinocyte"] if model.predictions.get(ids[p.name]) and model.predictions[ids[p.name]].top_class is None), None
-    )
-    select(window, unlike or cells["echinocyte"][0])
-    wait_until(lambda: prediction.explanation is not None and Path(prediction.explanation.path).parent.name == "echinocyte")
+    unlike = [p for p in cells["echinocyte"] if _confidence(model.predictions.get(ids[p.name])) < 0]
+    chosen = (unlike or cells["echinocyte"])[0]
+    select(window, chosen)
+    wait_until(lambda: prediction.explanation is not None and Path(prediction.explanation.path).name == chosen.name)
     save(window, out, "none_of_these.png")
-
     window.tabs.setCurrentWidget(window.quality)
     wait_until(lambda: window.quality.table.rowCount() == len(CLASSES))
     save(window, out, "quality.png")
     window.tabs.setCurrentWidget(window.prediction)
 
-    (work / "notes.raresight").write_text("not a project")
-    from tests.app.helpers import message_boxes
 
-    model.open_project(work / "notes.raresight")
-    wait_until(lambda: bool(message_boxes()))
-    save(window, out, "error.png", overlay=message_boxes()[0])
-    message_boxes()[0].reject()
-    window.close()
+def error_state(window: Any, out: Path, work: Path) -> None:
+    """Opening a file that is not a project: core's message in a dialog over the window."""
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    def boxes() -> list[QMessageBox]:
+        return [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()]
+
+    (work / "notes.raresight").write_text("not a project")
+    window.project_model.open_project(work / "notes.raresight")
+    wait_until(lambda: bool(boxes()))
+    save(window, out, "error.png", overlay=boxes()[0])
+    boxes()[0].reject()
 
 
 def main(argv: list[str]) -> int:
