@@ -35,6 +35,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -69,9 +70,10 @@ def _say(tag: str, **fields: Any) -> None:
     sys.stdout.flush()
 
 
-def _trace_transactions(flag_path: Path) -> None:
-    """Keep one byte of a shared file at 1 while a write transaction is open (BEGIN to COMMIT).
+def _trace_transactions(flag_path: Path) -> mmap.mmap:
+    """Keep one byte of a shared file at 1 (2 for an import) while a write transaction is open (BEGIN to COMMIT).
 
+    The child sets it to 3 while it decodes files for an import, and 0 otherwise.
     The byte lives in a shared memory mapping, so the parent reads what it was at the moment of the kill.
     """
     handle = flag_path.open("r+b")
@@ -80,35 +82,42 @@ def _trace_transactions(flag_path: Path) -> None:
 
     @contextlib.contextmanager
     def traced(self: db.Database, doing: str) -> Iterator[sqlite3.Connection]:
-        flag[0] = 1
+        before = flag[0]
+        flag[0] = 2 if "imported image" in doing else 1
         try:
             with original(self, doing) as conn:
                 yield conn
         finally:
-            flag[0] = 0
+            flag[0] = before
 
     db.Database.write = traced  # type: ignore[method-assign]
+    return flag
 
 
 def child(project_path: Path, folder: Path, seed: int) -> None:
+    """Import the images not yet in the project a few at a time, between labelling steps, undo, redo
+    and model saves, forever."""
     rng = random.Random(seed)
-    _trace_transactions(project_path.parent / "in_transaction.flag")
+    flag = _trace_transactions(project_path.parent / "in_transaction.flag")
     project = Project.create(project_path, actor="crash") if not project_path.exists() else Project.open(project_path, actor="crash")
     _say("ready")
     known = {Path(r.path).name for r in project.images()}
     todo = sorted(p for p in folder.iterdir() if p.name not in known)
     rng.shuffle(todo)
-    for start in range(0, len(todo), 8):
-        batch = todo[start : start + 8]
-        report = project.add_images(batch, class_name=rng.choice(CLASSES), batch_size=8)
-        records = [project.image(i) for i in report.added]
-        _say("images", images=[[r.id, r.content_hash] for r in records if r is not None])
     ids = [r.id for r in project.images() if r.id is not None]
     while True:
         roll = rng.random()
+        if todo and (roll < 0.15 or len(ids) < 8):
+            batch, todo = todo[:4], todo[4:]
+            flag[0] = 3  # decoding files for the import, outside any transaction
+            report = project.add_images(batch, class_name=rng.choice(CLASSES), batch_size=4)
+            flag[0] = 0
+            records = [project.image(i) for i in report.added]
+            ids += report.added
+            _say("images", images=[[r.id, r.content_hash] for r in records if r is not None])
+            continue
         if roll < 0.70:
-            chosen = rng.sample(ids, min(len(ids), rng.randint(1, 6)))
-            step = project.label(chosen, rng.choice((*CLASSES, None)))
+            step = project.label(rng.sample(ids, min(len(ids), rng.randint(1, 6))), rng.choice((*CLASSES, None)))
         elif roll < 0.82:
             step = project.undo()
         elif roll < 0.92:
@@ -235,65 +244,81 @@ def _collect(lines: list[dict[str, Any]], reported: dict[str, dict[Any, Any]]) -
     return count
 
 
+@dataclass
+class Tally:
+    """What the kills hit, and what the checks found."""
+
+    reported: dict[str, dict[Any, Any]] = field(default_factory=lambda: {"images": {}, "steps": {}, "models": {}})
+    phases: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PHASES, 0))
+    commits: int = 0
+    commit_being_written: int = 0
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+
+PHASES = (
+    "while starting or opening",
+    "inside an import transaction",
+    "inside a label/undo/model transaction",
+    "while decoding files to import",
+    "between transactions",
+)
+
+
+def kill_once(
+    script_args: list[str], flag_path: Path, rng: random.Random, max_delay: float
+) -> tuple[list[dict[str, Any]], str, int | None]:
+    """Start the child, SIGKILL it at a random moment; returns (its reports, phase hit, exit status if it died first)."""
+    flag_path.write_bytes(b"\0")
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child", *script_args], stdout=subprocess.PIPE, text=True)
+    reader = Reader(proc.stdout)
+    reader.start()
+    # One kill in eight lands while the child starts or opens the file; the rest while it works.
+    if rng.random() < 0.125:
+        time.sleep(rng.uniform(0.0, 0.6))
+    else:
+        reader.ready.wait(timeout=30)
+        time.sleep(rng.uniform(0.0, max_delay))
+    died_first = proc.poll()
+    if died_first is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    reader.join(timeout=10)
+    flag = flag_path.read_bytes()[:1]
+    ready = any(item.get("t") == "ready" for item in reader.lines)
+    phase = PHASES[0] if not ready and flag == b"\0" else {b"\2": PHASES[1], b"\1": PHASES[2], b"\3": PHASES[3]}.get(flag, PHASES[4])
+    return reader.lines, phase, died_first
+
+
 def run(kills: int = 200, files: int = 300, workdir: Path | None = None, seed: int = 0, max_delay: float = 0.5) -> dict[str, Any]:
-    """Kill the child ``kills`` times; returns figures and every problem found (none expected)."""
+    """Kill the child ``kills`` times, reopening and checking after each; returns figures and every problem found."""
     root = Path(workdir or tempfile.mkdtemp(prefix="crash_store_"))
-    folder = root / "images"
-    make_images(folder, files, seed)
+    make_images(root / "images", files, seed)
     project_path = root / "crash.raresight"
     rng = random.Random(seed)
-    reported: dict[str, dict[Any, Any]] = {"images": {}, "steps": {}, "models": {}}
-    failures: list[dict[str, Any]] = []
-    kills_while_writing = commits = mid_transaction = in_transaction = 0
-    flag_path = root / "in_transaction.flag"
-    flag_path.write_bytes(b"\0")
-    phases = {"starting": 0, "importing": 0, "labelling": 0}
+    tally = Tally()
     started = time.perf_counter()
     for attempt in range(kills):
-        proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--child", str(project_path), str(folder), str(seed * 100_000 + attempt)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        reader = Reader(proc.stdout)
-        reader.start()
-        # One kill in eight lands while the child starts or opens the file; the rest while it writes.
-        if rng.random() < 0.125:
-            time.sleep(rng.uniform(0.0, 0.6))
-        else:
-            reader.ready.wait(timeout=30)
-            time.sleep(rng.uniform(0.0, max_delay))
-            kills_while_writing += 1
-        if proc.poll() is not None:
-            failures.append({"kill": attempt + 1, "problems": [f"the child stopped by itself (exit status {proc.returncode})"]})
-        else:
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        reader.join(timeout=10)
-        mid_transaction += wal_tail(project_path)[1] > 0
-        in_transaction += flag_path.read_bytes()[:1] == b"\1"
-        flag_path.write_bytes(b"\0")
-        ready = any(item.get("t") == "ready" for item in reader.lines)
-        importing = len(reported["images"]) < files and not any(item.get("t") == "step" for item in reader.lines)
-        phases["starting" if not ready else "importing" if importing else "labelling"] += 1
-        commits += _collect(reader.lines, reported)
-        problems = check(project_path, reported) if project_path.exists() else []
+        args = [str(project_path), str(root / "images"), str(seed * 100_000 + attempt)]
+        lines, phase, died_first = kill_once(args, root / "in_transaction.flag", rng, max_delay)
+        tally.phases[phase] += 1
+        tally.commit_being_written += wal_tail(project_path)[1] > 0
+        tally.commits += _collect(lines, tally.reported)
+        problems = [f"the child stopped by itself (exit status {died_first})"] if died_first is not None else []
+        problems += check(project_path, tally.reported) if project_path.exists() else []
         if problems:
-            failures.append({"kill": attempt + 1, "problems": problems[:10]})
+            tally.failures.append({"kill": attempt + 1, "problems": problems[:10]})
     with Project.open(project_path, readonly=True) as project:
         info = project.info().to_dict()
     return {
         "kills": kills,
-        "kills_after_open": kills_while_writing,
-        "kills_by_phase": phases,
-        "kills_inside_a_write_transaction": in_transaction,
-        "kills_while_the_commit_was_being_written_to_the_wal": mid_transaction,
-        "reported_commits_checked": commits,
-        "images_reported": len(reported["images"]),
-        "steps_reported": len(reported["steps"]),
-        "model_versions_reported": len(reported["models"]),
+        "kills_by_moment": tally.phases,
+        "kills_while_a_commit_was_being_written_to_the_wal": tally.commit_being_written,
+        "reported_commits_checked": tally.commits,
+        "images_reported": len(tally.reported["images"]),
+        "steps_reported": len(tally.reported["steps"]),
+        "model_versions_reported": len(tally.reported["models"]),
         "final_project": {k: info[k] for k in ("images", "labelled_images", "classes", "model_version", "audit_entries")},
-        "failures": failures,
+        "failures": tally.failures,
         "seconds": round(time.perf_counter() - started, 1),
         "project_file": str(project_path),
     }

@@ -36,6 +36,28 @@ def create_file(target: Path, actor: str) -> None:
             leftover.unlink(missing_ok=True)
 
 
+def backup(conn: sqlite3.Connection, path: Path, target: Path) -> None:
+    """Copy the project, consistently, to ``target`` (kept before a schema upgrade); an existing copy is kept."""
+    if target.exists():
+        return
+    temp = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    try:
+        copy = sqlite3.connect(temp)
+        try:
+            conn.backup(copy)
+            copy.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            copy.close()
+        _publish(temp, target)
+    except sqlite3.Error as exc:
+        raise db.translate(exc, target, "keeping a copy before the upgrade") from exc
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise ProjectError(f"{target}: could not keep a copy before the upgrade ({reason}); free some space and try again") from exc
+    finally:
+        temp.unlink(missing_ok=True)
+
+
 def _side_files(path: Path, with_main: bool = False) -> list[Path]:
     side = [Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")]
     return [path, *side] if with_main else side

@@ -113,6 +113,7 @@ class Project:
             raise ProjectError(
                 f"{self.path}: uses project schema {current}; open it once for writing to upgrade it to {schema.SCHEMA_VERSION}"
             )
+        lifecycle.backup(self._db.conn, self.path, Path(f"{self.path}.schema{current}.bak"))
         with self._db.write("upgrading the project schema") as conn:
             current = schema.read_versions(conn)[1]
             schema.check_version(self.path, current)

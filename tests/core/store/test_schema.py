@@ -32,6 +32,10 @@ def test_an_older_project_is_migrated_on_open(tmp_path: Path, monkeypatch: pytes
         assert project.info().schema_version == 2
         assert project.audit_log("schema_migrated")[0].details["from"] == 1
         assert project.verify() == []
+    copy = Path(f"{path}.schema1.bak")
+    monkeypatch.undo()
+    with Project.open(copy, readonly=True) as kept:
+        assert kept.info().schema_version == 1 and kept.info().classes == {"a": 0}
 
 
 def test_a_missing_migration_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
