@@ -54,7 +54,7 @@ def test_eval_bad_input_is_one_line_not_a_traceback(tmp_path: Path, capsys: pyte
 @pytest.mark.slow
 def test_eval_with_the_real_default_backbone(tmp_path: Path) -> None:
     """Generated images through EfficientNet-Lite0, adaptation on: it must separate colours almost perfectly."""
-    data = make_dataset(tmp_path / "data", per_class=5, classes=("red", "green", "blue"), groups=5)
+    data = make_dataset(tmp_path / "data", per_class=7, classes=("red", "green", "blue"), groups=7)
     out = tmp_path / "eval.json"
     argv = [
         "eval",
@@ -63,11 +63,11 @@ def test_eval_with_the_real_default_backbone(tmp_path: Path) -> None:
         "3",
         "--shots",
         "1",
-        "3",
+        "5",
         "--queries",
         "2",
         "--episodes",
-        "2",
+        "1",
         "--adapt",
         "auto",
         "--json",
@@ -77,4 +77,5 @@ def test_eval_with_the_real_default_backbone(tmp_path: Path) -> None:
     assert main(argv) == 0
     results = json.loads(out.read_text())["results"]
     assert all(r["accuracy"] >= 0.9 for r in results)
-    assert results[1]["adapt_seconds"] > 0  # 3 shots: auto adapts
+    assert results[0]["adapt_seconds"] == 0  # 1 shot: auto does not adapt
+    assert results[1]["adapt_seconds"] > 0  # 5 shots: it does
