@@ -306,7 +306,6 @@ class ProjectViewModel(QObject):
         classes = self._classes
         self.classes.reset(classes, self.labels)
         self.images.set_state(self.labels, self.predictions, classes)
-        self.filtered.invalidate()
         self.stateChanged.emit()
 
     def class_infos(self) -> list[ClassInfo]:

@@ -144,6 +144,18 @@ class ImageItemModel(QAbstractListModel):
         if self._images:
             self.dataChanged.emit(self.index(0, 0), self.index(len(self._images) - 1, 0))
 
+    def row_state(self, row: int) -> tuple[str | None, str | None, float | None]:
+        """(label, prediction, confidence) of a row, as the filter needs them.
+
+        prediction: the predicted class, '' for "none of these", None when labelled or not predicted.
+        """
+        image_id = int(self._images[row].id or 0)
+        label = self._labels.get(image_id)
+        prediction = self._predictions.get(image_id)
+        if label is not None or prediction is None:
+            return label, None, None
+        return None, prediction.top_class or "", prediction.confidence
+
     def row_of_id(self, image_id: int) -> int:
         for row, record in enumerate(self._images):
             if record.id == image_id:
@@ -198,10 +210,12 @@ class ImageFilter(QSortFilterProxyModel):
         self.sort(0 if self.kind == "Label next" or self.by_confidence else -1, Qt.SortOrder.AscendingOrder)
 
     def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
-        index = self.sourceModel().index(source_row, 0, source_parent)
-        label, predicted = index.data(CLASS_ROLE), index.data(PREDICTED_ROLE)
-        confidence = index.data(CONFIDENCE_ROLE)
         kind = self.kind
+        if kind == FILTERS[0]:
+            return True
+        source = self.sourceModel()
+        assert isinstance(source, ImageItemModel)
+        label, predicted, confidence = source.row_state(source_row)  # one call, not three data() lookups
         if kind == "Not labelled" or kind == "Label next":
             return label is None
         if kind == "Labelled as…":
