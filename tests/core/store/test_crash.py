@@ -28,7 +28,9 @@ def _load() -> ModuleType:
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 def test_fifty_kills_lose_nothing_committed(tmp_path: Path) -> None:
     result = _load().run(kills=50, files=40, workdir=tmp_path, seed=1, max_delay=0.3)
-    assert result["failures"] == []
+    summary = {k: v for k, v in result.items() if k != "final_project"}
+    assert result["failures"] == [], summary
     assert result["kills"] == 50
-    assert result["images_reported"] == 40
-    assert result["reported_commits_checked"] > 100
+    # A batch committed just before a kill may go unreported; it must still be there.
+    assert result["final_project"]["images"] == 40 and result["images_reported"] >= 30, summary
+    assert result["reported_commits_checked"] > 100, summary
