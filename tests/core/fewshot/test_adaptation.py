@@ -45,3 +45,8 @@ def test_auto_decides_from_the_support_set() -> None:
     assert not worth_adapting(np.array([1, 1, 1]))
     assert not worth_adapting(np.array([5, 5, 2]))
     assert worth_adapting(np.array([5, 5, 5]))
+
+
+def test_time_budget_is_respected(tiny: str, support: Data) -> None:
+    clf = PrototypicalClassifier(tiny, adapt="always", adapt_seconds=0.3).fit(*support)
+    assert clf.adapted_ and clf.adapt_seconds_ < 0.3 + 0.5  # at most the budget plus a step's slack
