@@ -164,7 +164,7 @@ class ProjectInfo:
     predictions: int
     audit_entries: int
     created_at: str
-    read_only: bool
+    read_only: bool  # how this session opened it, not a property of the file
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -178,5 +178,5 @@ class ProjectInfo:
             "predictions": self.predictions,
             "audit_entries": self.audit_entries,
             "created_at": self.created_at,
-            "read_only": self.read_only,
+            "opened_read_only": self.read_only,
         }
