@@ -88,6 +88,36 @@ def test_cancel_during_adaptation_leaves_the_project_as_it_was(
     assert window.project_model.model_version == 1
 
 
+def test_cancelled_import_keeps_and_shows_what_was_read(
+    qtbot: QtBot, window: MainWindow, folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.gui import project_services
+
+    assert window.project_model.new_project(tmp_path / "study.raresight")
+    wait_idle(qtbot, window)
+    reached, release = threading.Event(), threading.Event()
+    real = project_services.import_paths
+
+    def held(project: Project, paths: Any, progress: Any, is_cancelled: Any) -> Any:
+        def hold(fraction: float, message: str) -> None:  # pause after the third file
+            progress(fraction, message)
+            if fraction >= 3 / 21 and not reached.is_set():
+                reached.set()
+                release.wait(10)
+
+        return real(project, paths, hold, is_cancelled)
+
+    monkeypatch.setattr(project_services, "import_paths", held)
+    window.open_paths([folder])
+    qtbot.waitUntil(reached.is_set, timeout=TIMEOUT_MS)
+    window.project_actions.cancel.trigger()
+    release.set()
+    wait_idle(qtbot, window)
+    assert len(grid_ids(window)) == 3  # saved, and shown
+    assert "images read so far" in window.status.currentMessage()
+    assert not window.project_actions.cancel.isEnabled()
+
+
 def test_cancel_arriving_after_the_model_was_saved_is_reported(qtbot: QtBot, window: MainWindow, folder: Path, tmp_path: Path) -> None:
     labelled_project(qtbot, window, folder, tmp_path / "study.raresight", {"red": 3, "green": 3, "blue": 3})
     window.project_actions.adapt.trigger()

@@ -29,6 +29,9 @@ from core.store import ClassInfo, PredictionRecord, Project, UndoState, class_ed
 
 log = logging.getLogger(__name__)
 
+#: The long tasks Cancel stops (the others are short reads the window needs).
+CANCELLABLE = ("import", "adapt", "export")
+
 
 class ProjectViewModel(QObject):
     """Holds the open :class:`core.store.Project` and what the window shows of it.
@@ -180,13 +183,18 @@ class ProjectViewModel(QObject):
     def cancel(self) -> None:
         """Cancel the running task; an adaptation or export cancelled this way writes nothing.
 
+        A cancelled import keeps the images read so far (the project saves them in batches).
         After an adaptation, the model version is read back once the worker has stopped, in case
         the adaptation had already saved its result when the cancel arrived.
         """
         task, project = self.task, self.project
-        if not task:
-            return
+        if task not in CANCELLABLE:
+            return  # reading the project back, or an explanation: short, and needed
         self.runner.cancel()
+        if task == "import" and project is not None:  # the images read so far are kept: show them
+            self.message.emit("Import cancelled; the images read so far were added to the project.")
+            self._start("open", lambda ctx: project_services.read_snapshot(project))
+            return
         self.message.emit(f"{task.capitalize()} cancelled; the project is unchanged.")
         if task == "adapt" and project is not None:
             self._start("sync", lambda ctx: project_services.read_predictions(project))

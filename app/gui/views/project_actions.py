@@ -9,7 +9,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
 from app.gui import settings
-from app.gui.viewmodels.project import ProjectViewModel
+from app.gui.viewmodels.project import CANCELLABLE, ProjectViewModel
 from app.gui.views import dialogs
 from app.gui.views.library_panel import LibraryPanel
 
@@ -97,7 +97,7 @@ class ProjectActions(QObject):
         self.adapt.setEnabled(has and idle and bool(model.labels))
         self.export.setEnabled(has and idle and model.model_version is not None)
         self.report.setEnabled(has and idle and model.model_version is not None)
-        self.cancel.setEnabled(not idle)
+        self.cancel.setEnabled(task in CANCELLABLE)
 
     @Slot()
     def _new(self) -> None:
