@@ -75,6 +75,7 @@ def run_meta_train(args: argparse.Namespace) -> int:
         "episodes_run": result.state.step,
         "best_step": result.state.best_step,
         "val_accuracy": round(result.state.best_accuracy, 4),
+        "val_ways": result.state.val_ways,
         "val_accuracy_frozen": round(result.state.frozen_accuracy, 4),
         "config": {k: v for k, v in vars(config).items()},
         "history": result.state.history,
@@ -82,9 +83,10 @@ def run_meta_train(args: argparse.Namespace) -> int:
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     digest = write_backbone_file(args.out, result.upper_weights, card)
+    state = result.state
     print(
-        f"{args.out}: validation {config.ways}-way {config.shots}-shot accuracy {result.state.frozen_accuracy:.3f} (pretrained) -> "
-        f"{result.state.best_accuracy:.3f} (meta-trained, step {result.state.best_step}); {result.stopped_because}; "
+        f"{args.out}: validation {state.val_ways}-way {config.shots}-shot accuracy {state.frozen_accuracy:.3f} (pretrained) -> "
+        f"{state.best_accuracy:.3f} (meta-trained, step {state.best_step}); {result.stopped_because}; "
         f"{result.seconds / 60:.1f} min; weights sha256 {digest[:12]}"
     )
     return 0

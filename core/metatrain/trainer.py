@@ -58,6 +58,7 @@ class TrainState:
     best_step: int = 0
     frozen_accuracy: float = 0.0
     bad_validations: int = 0
+    val_ways: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
 
 
@@ -190,6 +191,7 @@ def meta_train(
         log.info("resuming meta-training at step %d", state.step)
     else:
         state.frozen_accuracy = state.best_accuracy = validate(upper, data, val, backbone, config.device)
+    state.val_ways = len(val[0].classes)
     return _loop(upper, optimiser, data, config, checkpoint, val, train_mask, train_classes, state, best, backbone, progress, cancel)
 
 
