@@ -308,3 +308,34 @@ def test_report_for_selected_images(
     wait_idle(qtbot, window)
     with Project.open(path, readonly=True) as project:
         assert project.audit_log("export")[-1].details["kind"] == "report"
+
+
+def test_grid_filters_sorting_and_redo(qtbot: QtBot, window: MainWindow, folder: Path, tmp_path: Path) -> None:
+    labelled_project(qtbot, window, folder, tmp_path / "study.raresight", {"red": 3, "green": 3, "blue": 3})
+    adapt(qtbot, window)
+    bar, model = window.library.filter_bar, window.project_model
+    predictions = model.predictions
+
+    bar.show_kind("Labelled as…")
+    bar.classes.setCurrentText("green")
+    assert sorted(grid_ids(window)) == sorted(i for i, c in model.labels.items() if c == "green")
+    bar.show_kind("Predicted as…")
+    bar.classes.setCurrentText("blue")
+    assert grid_ids(window) and all(predictions[i].top_class == "blue" for i in grid_ids(window))
+    bar.show_kind("None of these")
+    assert all(predictions[i].top_class is None for i in grid_ids(window))
+    bar.show_kind("All images")
+    bar.by_confidence.setChecked(True)  # least confident first; labelled images after the predictions
+    shown = grid_ids(window)
+    confidences = [predictions[i].confidence for i in shown if i in predictions]
+    assert confidences == sorted(confidences) and set(shown[: len(confidences)]) == set(predictions)
+
+    target = next(i for i in shown if i not in model.labels)
+    window.library.select_ids([target])
+    QTest.keyClick(window.library.grid, Qt.Key.Key_3)
+    assert model.labels[target] == "blue"
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert target not in model.labels
+    QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert model.labels[target] == "blue"  # redone
+    assert window.project_actions.undo.text().startswith("Undo label 1 image")
