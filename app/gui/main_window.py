@@ -136,7 +136,11 @@ class MainWindow(QMainWindow):
         project.exportFinished.connect(lambda path, rows: self.status.showMessage(f"Exported {rows} image(s) to {path}.", 8000))
 
     def open_paths(self, paths: Sequence[str | os.PathLike[str]]) -> None:
-        """Import files and folders (with subfolders) into the open project, or browse them without one."""
+        """Open a project file, and import files and folders (with subfolders) into it, or browse them without one."""
+        projects = [p for p in paths if str(p).endswith(".raresight")]
+        if projects:  # `raresight gui demo.raresight`, and what `raresight demo` opens
+            self.project_model.open_project(projects[-1])
+            paths = [p for p in paths if not str(p).endswith(".raresight")]
         if not paths:
             return
         if self.project_model.project is not None:

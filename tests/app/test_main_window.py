@@ -219,3 +219,14 @@ def test_status_bar_shows_the_value_under_the_cursor(qtbot: QtBot, window: MainW
     QTest.mouseMove(canvas, center)
     x, y = canvas.image_point(center.toPointF())
     assert window.status.pixel.text() == f"x {x}, y {y}: {image.pixels[y, x]:.0f} HU"
+
+
+def test_a_project_path_opens_the_project(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+    from core.store import Project
+
+    path = tmp_path / "given.raresight"
+    with Project.create(path) as project:
+        project.add_class("target cell")
+    window.open_paths([str(path)])
+    qtbot.waitUntil(lambda: window.project_model.project is not None, timeout=TIMEOUT_MS)
+    assert "given.raresight" in window.windowTitle()
