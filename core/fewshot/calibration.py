@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
@@ -104,6 +104,11 @@ def load_calibration(backbone_id: str) -> Calibration:
     """The shipped calibration for ``backbone_id``; an uncalibrated default (with a note in the log) if none."""
     text = resources.files("resources").joinpath(CALIBRATION_RESOURCE).read_text(encoding="utf-8")
     table = json.loads(text).get("backbones", {})
+    if ".rsbackbone" in backbone_id and "efficientnet-lite0" in table:
+        # A meta-trained file retrains only the upper layers, distilled toward the pretrained ones:
+        # its base's calibration is the nearest one shipped (until meta-train fits its own).
+        base = Calibration.from_dict(table["efficientnet-lite0"])
+        return replace(base, extra={**base.extra, "note": f"calibration of efficientnet-lite0, the base of {backbone_id}"})
     if backbone_id not in table:
         return Calibration(extra={"note": f"no meta-fitted calibration for {backbone_id}"})
     return Calibration.from_dict(table[backbone_id])
