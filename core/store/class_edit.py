@@ -1,8 +1,7 @@
-"""Changing a class after it was added: its colour and description, or removing an unused one.
+"""Changing a class after it was added: its name, colour and description, or removing an unused one.
 
-Renaming is deliberately not here: label audit rows name their class, and ``verify`` compares them
-with the class's current name, so a rename needs a schema-level decision (audit by class id, or a
-rename record that ``verify`` follows).
+Label audit rows name their class as it was called then; a rename is audited as ``class_renamed``
+and ``verify`` follows those records to know each class's name at the time of each label.
 """
 
 from __future__ import annotations
@@ -51,3 +50,20 @@ def delete_class(project: Project, name: str) -> None:
             )
         conn.execute("DELETE FROM classes WHERE id = ?", (class_id,))
         audit.append(conn, project.actor, "class_deleted", {"class_id": class_id, "name": name})
+
+
+def rename_class(project: Project, name: str, new_name: str) -> ClassInfo:
+    """Rename class ``name``; labels keep pointing at it (audited as ``class_renamed``)."""
+    new_name = new_name.strip()
+    if not new_name:
+        raise ProjectError("a class needs a name")
+    with project._db.write(f"renaming class {name!r}") as conn:
+        row = conn.execute("SELECT id, description, colour FROM classes WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise ProjectError(f"{project.path}: there is no class {name!r}")
+        if new_name != name and conn.execute("SELECT 1 FROM classes WHERE name = ?", (new_name,)).fetchone():
+            raise ProjectError(f"there is already a class {new_name!r}; choose another name")
+        class_id = int(row[0])
+        conn.execute("UPDATE classes SET name = ? WHERE id = ?", (new_name, class_id))
+        audit.append(conn, project.actor, "class_renamed", {"class_id": class_id, "old": name, "new": new_name})
+        return ClassInfo(class_id, new_name, str(row[1]), str(row[2]))

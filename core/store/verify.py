@@ -55,10 +55,28 @@ def check_audit(conn: sqlite3.Connection) -> list[Finding]:
     return [] if problem is None else [Finding("audit", problem.message, problem.row_id)]
 
 
+def _class_names_over_time(conn: sqlite3.Connection) -> Callable[[int, int], str | None]:
+    """name_at(class id, audit row id): the class's name when that audit row was written (renames followed)."""
+    current = {int(i): str(n) for i, n in conn.execute("SELECT id, name FROM classes")}
+    renames: dict[int, list[tuple[int, str]]] = {}
+    for row_id, text in conn.execute("SELECT id, details FROM audit WHERE action = 'class_renamed' ORDER BY id DESC"):
+        details = json.loads(text)
+        renames.setdefault(int(details["class_id"]), []).append((int(row_id), str(details["old"])))
+
+    def name_at(class_id: int, audit_row: int) -> str | None:
+        name = current.get(int(class_id))
+        for rename_row, old in renames.get(int(class_id), []):  # newest first: undo renames made later
+            if rename_row > audit_row:
+                name = old
+        return name
+
+    return name_at
+
+
 def check_labels(conn: sqlite3.Connection) -> list[Finding]:
     """Every label row has its audit row (same image, class, step, actor, time), and the reverse."""
     findings: list[Finding] = []
-    names = {int(i): n for i, n in conn.execute("SELECT id, name FROM classes")}
+    name_at = _class_names_over_time(conn)
     recorded: dict[int, tuple[int, dict[str, object]]] = {}
     for row_id, at, actor, text in conn.execute("SELECT id, at, actor, details FROM audit WHERE action = 'label'"):
         details = json.loads(text)
@@ -74,8 +92,8 @@ def check_labels(conn: sqlite3.Connection) -> list[Finding]:
         d = entry[1]
         expected = (
             image_id,
-            names.get(class_id) if class_id is not None else None,
-            names.get(previous_id) if previous_id is not None else None,
+            name_at(class_id, entry[0]) if class_id is not None else None,
+            name_at(previous_id, entry[0]) if previous_id is not None else None,
         )
         if (d["image_id"], d["class"], d["previous"]) != expected or (d["step_id"], d["_actor"], d["_at"]) != (step_id, actor, at):
             findings.append(Finding("labels", f"label row {label_id} differs from audit row {entry[0]} (it was changed)", label_id))

@@ -288,6 +288,17 @@ def test_recolour_describe_and_delete_classes(qtbot: QtBot, window: MainWindow, 
         assert [e.action for e in project.audit_log()][-3:] == ["class_changed", "class_changed", "class_deleted"]
         assert project.verify(check_files=False) == []
 
+    panel.list.setCurrentIndex(window.project_model.classes.index(0, 0))  # red, labelled: renaming keeps its labels
+    QTest.mouseClick(panel.rename_button, Qt.MouseButton.LeftButton)
+    renamer = dialog(QInputDialog)
+    renamer.setTextValue("sickle cell")
+    renamer.accept()
+    assert window.project_model.classes.names()[0] == "sickle cell"
+    with Project.open(path, readonly=True) as project:
+        assert set(project.labels().values()) == {"sickle cell"} and len(project.labels()) == 3
+        assert project.audit_log()[-1].action == "class_renamed"
+        assert project.verify(check_files=False) == []
+
 
 @pytest.mark.parametrize("suffix", [".html", ".pdf"])
 def test_report_for_selected_images(

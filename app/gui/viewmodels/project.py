@@ -228,9 +228,15 @@ class ProjectViewModel(QObject):
         return info if isinstance(info, ClassInfo) else None
 
     def edit_class(self, name: str, colour: str | None = None, description: str | None = None) -> None:
-        """Change a class's colour or description (renaming is not supported by the project file yet)."""
+        """Change a class's colour or description."""
         self._call(lambda p: class_edit.edit_class(p, name, colour=colour, description=description))
         self._reload_state()
+
+    def rename_class(self, name: str, new_name: str) -> None:
+        """Rename a class; its labels follow (the model then needs adapting again)."""
+        if new_name.strip() and new_name.strip() != name:
+            self._call(lambda p: class_edit.rename_class(p, name, new_name))
+            self._reload_state()
 
     def delete_class(self, name: str) -> None:
         """Remove a class no image was ever labelled with (core explains when it cannot)."""

@@ -46,6 +46,7 @@ class ClassesPanel(QWidget):
         self.description = QLineEdit(self)
         self.description.setPlaceholderText("Description (optional)")
         self.add_button = QPushButton("Add class", self)
+        self.rename_button = QPushButton("Rename…", self)
         self.colour_button = QPushButton("Colour…", self)
         self.describe_button = QPushButton("Description…", self)
         self.delete_button = QPushButton("Delete", self)
@@ -57,6 +58,7 @@ class ClassesPanel(QWidget):
         self.add_button.clicked.connect(self._add)
         self.name.returnPressed.connect(self._add)
         self.description.returnPressed.connect(self._add)
+        self.rename_button.clicked.connect(self._rename)
         self.colour_button.clicked.connect(self._choose_colour)
         self.describe_button.clicked.connect(self._describe)
         self.delete_button.clicked.connect(self._confirm_delete)
@@ -76,7 +78,7 @@ class ClassesPanel(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.list, 1)
         edit = QHBoxLayout()
-        for button in (self.colour_button, self.describe_button, self.delete_button):
+        for button in (self.rename_button, self.colour_button, self.describe_button, self.delete_button):
             edit.addWidget(button)
         edit.addStretch(1)
         layout.addLayout(edit)
@@ -108,7 +110,7 @@ class ClassesPanel(QWidget):
     @Slot()
     def _sync_buttons(self, *args: object) -> None:
         chosen = bool(self.selected_class())
-        for button in (self.colour_button, self.describe_button, self.delete_button):
+        for button in (self.rename_button, self.colour_button, self.describe_button, self.delete_button):
             button.setEnabled(chosen)
 
     @Slot()
@@ -122,6 +124,19 @@ class ClassesPanel(QWidget):
         dialog.setWindowTitle(f"Colour of {name}")
         dialog.colorSelected.connect(lambda colour: self._model.edit_class(name, colour=colour.name()))
         dialog.open()  # window-modal, no nested event loop
+
+    @Slot()
+    def _rename(self) -> None:
+        name = self.selected_class()
+        if not name:
+            return
+        dialog = QInputDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.setWindowTitle(f"Rename {name}")
+        dialog.setLabelText("New name (its labelled images keep it):")
+        dialog.setTextValue(name)
+        dialog.textValueSelected.connect(lambda text: self._model.rename_class(name, text))
+        dialog.open()
 
     @Slot()
     def _describe(self) -> None:
