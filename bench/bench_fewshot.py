@@ -86,6 +86,7 @@ def save_records(path: Path, records: list[Any]) -> None:
         temperature=np.array([r.temperature for r in records]),
         adapt_seconds=np.array([r.adapt_seconds for r in records]),
         shots=np.array([r.shots for r in records]),
+        adaptation_ratio=np.array([r.adaptation_ratio for r in records]),
     )
 
 
@@ -98,7 +99,8 @@ def load_records(path: Path, calibration: Calibration, coverage: float = 0.9) ->
         logits = data["logits"][data["episode"] == i]
         shots = int(data["shots"][i])
         adapted = bool(data["adapt_seconds"][i] > 0)
-        t = calibration.temperature(shots) * (calibration.adapted_scale if adapted else 1.0)
+        ratio = float(data["adaptation_ratio"][i]) if "adaptation_ratio" in data else 1.0
+        t = calibration.temperature(shots) * (calibration.adapted_scale * ratio if adapted else 1.0)
         sets = prediction_sets(softmax(logits / t), calibration.set_threshold(coverage, shots))
         rejected = -logits.max(axis=1) / spread > calibration.unknown_cut(adapted)
         out.append(
@@ -114,6 +116,7 @@ def load_records(path: Path, calibration: Calibration, coverage: float = 0.9) ->
                 class_names=[str(k) for k in range(logits.shape[1])],
                 adapt_seconds=float(data["adapt_seconds"][i]),
                 infer_seconds=0.0,
+                adaptation_ratio=ratio,
             )
         )
     return out

@@ -106,7 +106,7 @@ def _set_threshold(datasets: Mapping[str, Sequence[EpisodeRecord]], temperature:
 
 def fit_adapted(records: Mapping[str, Sequence[EpisodeRecord]], base: Calibration, false_rejection: float = 0.02) -> Calibration:
     """Add the adapted-embedding temperature scale and novelty cut to ``base``, from adapted episodes."""
-    base_t = {name: [base.temperature(r.shots) for r in recs] for name, recs in records.items()}
+    base_t = {name: [base.temperature(r.shots) * r.adaptation_ratio for r in recs] for name, recs in records.items()}
     grid = np.exp(np.linspace(np.log(0.3), np.log(3.0), 61))
 
     def worst(scale: float) -> float:

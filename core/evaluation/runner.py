@@ -54,6 +54,7 @@ class EpisodeRecord:
     class_names: list[str]
     adapt_seconds: float
     infer_seconds: float
+    adaptation_ratio: float = 1.0
 
 
 @dataclass
@@ -120,6 +121,7 @@ def run_episode(clf: PrototypicalClassifier, emb: EmbeddingResult, ds: FolderDat
         class_names=[str(c) for c in clf.classes_],
         adapt_seconds=clf.adapt_seconds_,
         infer_seconds=infer,
+        adaptation_ratio=clf.adaptation_ratio_,
     )
 
 

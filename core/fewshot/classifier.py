@@ -122,7 +122,9 @@ class PrototypicalClassifier:
         self._upper: Any = None
         self.adapted_ = False
         self.adapt_seconds_ = 0.0
+        self.adaptation_ratio_ = 1.0
         if self._should_adapt(emb):
+            frozen_spread = _prototype_spread(transform(emb.raw, self._backbone().layout, self._config), codes)
             start = time.perf_counter()
             self._upper = adaptation.adapt_upper(
                 self._backbone(),
@@ -137,6 +139,9 @@ class PrototypicalClassifier:
             )
             self.adapted_ = True
             self.adapt_seconds_ = time.perf_counter() - start
+            # adaptation pulls the support classes apart, inflating every logit; measured on the support set
+            # alone, the inflation scales the temperature so probabilities stay calibrated
+            self.adaptation_ratio_ = float(np.clip(_prototype_spread(self._base(emb), codes) / frozen_spread, 1.0, 10.0))
         z = self._base(emb)
         self._mean = z.mean(axis=0, keepdims=True)
         self.support_embeddings_ = l2(z - self._mean)
@@ -270,7 +275,7 @@ class PrototypicalClassifier:
         return self.temperature if self.temperature is not None else self._calibration.temperature(float(self.shots_.mean()))
 
     def _fit_temperature(self) -> float:
-        meta = self._temperature_for_shots() * (self._calibration.adapted_scale if self.adapted_ else 1.0)
+        meta = self._temperature_for_shots() * (self._calibration.adapted_scale * self.adaptation_ratio_ if self.adapted_ else 1.0)
         if not self.refine_temperature or self._loo is None or self.temperature is not None:
             return meta
         from core.fewshot.calibration import fit_temperature
@@ -303,3 +308,11 @@ class PrototypicalClassifier:
             correct = int((self._loo[rows].argmax(axis=1) == c).sum())
             out.append(ClassAccuracy(str(name), n, correct, correct / n, wilson_interval(correct, n)))
         return out
+
+
+def _prototype_spread(z: npt.NDArray[np.float32], codes: npt.NDArray[np.int64]) -> float:
+    """Mean squared distance between class prototypes of the centred, normalised support embedding."""
+    e = l2(z - z.mean(axis=0, keepdims=True))
+    protos = np.stack([e[codes == k].mean(axis=0) for k in np.unique(codes)])
+    d = ((protos[:, None] - protos[None]) ** 2).sum(-1)
+    return float(max(d[np.triu_indices(len(d), 1)].mean(), 1e-6))
