@@ -25,14 +25,15 @@ def test_window_geometry_is_restored(qtbot: QtBot) -> None:
     first = MainWindow()
     qtbot.addWidget(first)
     first.show()
-    first.resize(700, 500)  # the offscreen screen is 800 x 600
+    first.resize(first.minimumSizeHint().width() + 10, 500)  # the offscreen screen is 800 x 600
     first.library.splitter.setSizes([300, 120])
+    saved = (first.width(), first.height())
     first.close()
 
     second = MainWindow()
     qtbot.addWidget(second)
     second.show()
-    assert (second.width(), second.height()) == (700, 500)
+    assert (second.width(), second.height()) == saved
     assert "splitters" in settings.settings_path().read_text(encoding="utf-8")
 
 
