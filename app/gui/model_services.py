@@ -116,8 +116,7 @@ def load_model(project: Project) -> tuple[ProjectModel, bool]:
 def explain(model: ProjectModel, path: str, coverage: float, k: int = 3) -> ImageExplanation:
     """Probabilities, prediction set at ``coverage`` and the ``k`` nearest support examples per class."""
     clf = model.classifier
-    why = clf.explain([path], k=k)[0]
-    plausible = clf.predict_set([path], coverage=coverage)[0]
+    why = clf.explain([path], k=k, coverage=coverage)[0]  # one pass, as core.scoring does
     hashes = list(model.state.settings["support_hashes"])
     nearest = {
         name: [
@@ -125,7 +124,9 @@ def explain(model: ProjectModel, path: str, coverage: float, k: int = 3) -> Imag
         ]
         for name, found in why.nearest.items()
     }
-    return ImageExplanation(path, why.probabilities, tuple(plausible), why.prediction, why.novelty, nearest, coverage, model.version)
+    return ImageExplanation(
+        path, why.probabilities, why.prediction_set or (), why.prediction, why.novelty, nearest, coverage, model.version
+    )
 
 
 def support_quality(model: ProjectModel) -> list[ClassQuality]:

@@ -49,6 +49,7 @@ class Explanation:
     probabilities: dict[str, float]
     nearest: dict[str, list[Neighbour]]
     novelty: float  # > 1: further from every class than its own examples usually are
+    prediction_set: tuple[str, ...] | None = None  # at the coverage asked for; () means "none of these"
 
 
 @dataclass(frozen=True)
@@ -235,12 +236,17 @@ class PrototypicalClassifier:
         unknown = self._novelty(logits) > self._calibration.unknown_cut(self.adapted_) if allow_none else np.zeros(len(sets), dtype=bool)
         return [[] if unknown[i] else [str(self.classes_[k]) for k in s] for i, s in enumerate(sets)]
 
-    def explain(self, X: Images, k: int = 3) -> list[Explanation]:
-        """For each query, the ``k`` nearest support examples of every class with their cosine similarity."""
+    def explain(self, X: Images, k: int = 3, coverage: float | None = None) -> list[Explanation]:
+        """For each query, the ``k`` nearest support examples of every class with their cosine similarity.
+
+        With ``coverage``, each explanation also holds the prediction set (as :meth:`predict_set`),
+        from the same pass over the queries.
+        """
         q = self._query(X)
         logits = self._neg_sq_dist(q)
         proba = softmax(logits / self.temperature_)
         novelty = self._novelty(logits)
+        sets = None if coverage is None else self._sets(logits, coverage, allow_none=True)
         sims = q @ self.support_embeddings_.T
         out = []
         for i in range(len(q)):
@@ -250,7 +256,8 @@ class PrototypicalClassifier:
                 order = members[np.argsort(-sims[i, members])][:k]
                 nearest[str(name)] = [Neighbour(int(j), self.support_names_[j], float(sims[i, j])) for j in order]
             probs = {str(c): float(p) for c, p in zip(self.classes_, proba[i], strict=True)}
-            out.append(Explanation(str(self.classes_[proba[i].argmax()]), probs, nearest, float(novelty[i])))
+            plausible = None if sets is None else tuple(sets[i])
+            out.append(Explanation(str(self.classes_[proba[i].argmax()]), probs, nearest, float(novelty[i]), plausible))
         return out
 
     # ------------------------------------------------------------------ support-set statistics

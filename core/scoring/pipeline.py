@@ -182,10 +182,10 @@ def _score_batch(model: ProjectModel, batch: list[str], emb: EmbeddingResult, co
     clf = model.classifier
     good = subset(emb, readable)
     support_hashes = list(model.state.settings["support_hashes"])
-    explanations = clf.explain(good, k=1)
-    sets = clf.predict_set(good, coverage=coverage)
+    explanations = clf.explain(good, k=1, coverage=coverage)  # one pass gives probabilities, sets and neighbours
     rows = {}
-    for position, (index, why, plausible) in enumerate(zip(readable, explanations, sets, strict=True)):
+    for position, (index, why) in enumerate(zip(readable, explanations, strict=True)):
+        plausible = why.prediction_set or ()
         nearest = {
             name: NearestSupport(
                 support_hashes[n[0].support_index], model.support_paths.get(support_hashes[n[0].support_index], ""), n[0].similarity

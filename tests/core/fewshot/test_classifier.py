@@ -107,3 +107,10 @@ def test_unreadable_support_image_warns_or_errors(tiny: str, support: Data, tmp_
         warnings.simplefilter("ignore", SupportSetWarning)
         with pytest.raises(SupportSetError, match="no readable support example"):
             PrototypicalClassifier(tiny, adapt="none").fit([*paths[:5], broken], [*labels[:5], "lonely"])
+
+
+def test_explain_with_coverage_gives_the_prediction_sets_in_one_pass(tiny: str, support: Data, queries: Data) -> None:
+    clf = PrototypicalClassifier(tiny, adapt="none").fit(*support)
+    explained = clf.explain(queries[0], k=1, coverage=0.9)
+    assert [list(e.prediction_set or ()) for e in explained] == clf.predict_set(queries[0], coverage=0.9)
+    assert all(e.prediction_set is None for e in clf.explain(queries[0], k=1))
