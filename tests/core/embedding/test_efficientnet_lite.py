@@ -56,3 +56,26 @@ def test_unknown_backbone_and_missing_torchvision_weights() -> None:
         load_backbone("no-such-net")
     with pytest.raises(ModelError, match="never downloads"):
         load_backbone("torchvision:resnet18")
+
+
+def test_embedder_batches_in_channels_last_give_the_plain_forward_features(tmp_path: Path) -> None:
+    """The embedder's fast path (small channels-last batches) must not change what it computes."""
+    from PIL import Image
+
+    from core.embedding import Embedder
+
+    photos = [skdata.chelsea(), skdata.coffee(), skdata.astronaut()]
+    paths = []
+    for i, photo in enumerate(photos):
+        paths.append(tmp_path / f"photo{i}.png")
+        Image.fromarray(photo).save(paths[-1])
+    backbone = load_backbone("efficientnet-lite0")
+    emb = Embedder(backbone, cache=None, batch_size=2).embed(paths, activations=True)
+    for i, photo in enumerate(photos):
+        x = torch.from_numpy(to_model_input(photo, 224))[None]  # one image, default layout
+        with torch.inference_mode():
+            low, act = backbone.lower(x)
+            expected = torch.cat([low, backbone.upper(act)], dim=1)[0].numpy()
+        np.testing.assert_allclose(emb.raw[i, 0], expected, rtol=1e-3, atol=1e-4)
+        assert emb.activations is not None
+        np.testing.assert_allclose(emb.activations[i, 0].astype(np.float32), act[0].numpy(), rtol=1e-2, atol=1e-2)
