@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
@@ -130,13 +132,7 @@ class ClassesPanel(QWidget):
         name = self.selected_class()
         if not name:
             return
-        dialog = QInputDialog(self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.setWindowTitle(f"Rename {name}")
-        dialog.setLabelText("New name (its labelled images keep it):")
-        dialog.setTextValue(name)
-        dialog.textValueSelected.connect(lambda text: self._model.rename_class(name, text))
-        dialog.open()
+        self._ask_text(f"Rename {name}", "New name (its labelled images keep it):", name, lambda text: self._model.rename_class(name, text))
 
     @Slot()
     def _describe(self) -> None:
@@ -144,12 +140,21 @@ class ClassesPanel(QWidget):
         info = next((c for c in self._model.class_infos() if c.name == name), None)
         if info is None:
             return
+        self._ask_text(
+            f"Description of {name}",
+            "What this class is, for whoever labels next:",
+            info.description,
+            lambda text: self._model.edit_class(name, description=text),
+        )
+
+    def _ask_text(self, title: str, label: str, value: str, accepted: Callable[[str], object]) -> None:
+        """A window-modal text prompt (no nested event loop) that calls ``accepted`` with the text on OK."""
         dialog = QInputDialog(self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.setWindowTitle(f"Description of {name}")
-        dialog.setLabelText("What this class is, for whoever labels next:")
-        dialog.setTextValue(info.description)
-        dialog.textValueSelected.connect(lambda text: self._model.edit_class(name, description=text))
+        dialog.setWindowTitle(title)
+        dialog.setLabelText(label)
+        dialog.setTextValue(value)
+        dialog.textValueSelected.connect(accepted)
         dialog.open()
 
     @Slot()

@@ -96,16 +96,22 @@ def choose_project(parent: QWidget | None) -> str:
     return path
 
 
-def choose_export(parent: QWidget | None, suggested: str) -> str:
-    """Ask where to export predictions ('' when cancelled); CSV unless another format is chosen."""
+def _choose_save(parent: QWidget | None, title: str, suggested: str, file_filter: str, suffixes: dict[str, str]) -> str:
+    """Ask where to save ('' when cancelled); a name without suffix gets the chosen filter's
+    (``suffixes``: filter-name prefix -> suffix, the first entry is the default)."""
     start = str(Path(settings.last_folder() or Path.home()) / suggested)
-    path, chosen = QFileDialog.getSaveFileName(parent, "Export predictions", start, EXPORT_FILTER)
+    path, chosen = QFileDialog.getSaveFileName(parent, title, start, file_filter)
     if not path:
         return ""
     settings.set_last_folder(Path(path).parent)
     if not Path(path).suffix:
-        path += ".parquet" if chosen.startswith("Parquet") else ".jsonl" if chosen.startswith("JSON") else ".csv"
+        path += next((suffix for prefix, suffix in suffixes.items() if chosen.startswith(prefix)), next(iter(suffixes.values())))
     return path
+
+
+def choose_export(parent: QWidget | None, suggested: str) -> str:
+    """Ask where to export predictions ('' when cancelled); CSV unless another format is chosen."""
+    return _choose_save(parent, "Export predictions", suggested, EXPORT_FILTER, {"CSV": ".csv", "Parquet": ".parquet", "JSON": ".jsonl"})
 
 
 def show_info(parent: QWidget | None, message: str) -> QMessageBox:
@@ -117,11 +123,4 @@ REPORT_FILTER = "PDF (*.pdf);;HTML (*.html)"
 
 def choose_report(parent: QWidget | None, suggested: str) -> str:
     """Ask where to write a case report ('' when cancelled); PDF unless HTML is chosen."""
-    start = str(Path(settings.last_folder() or Path.home()) / suggested)
-    path, chosen = QFileDialog.getSaveFileName(parent, "Export report", start, REPORT_FILTER)
-    if not path:
-        return ""
-    settings.set_last_folder(Path(path).parent)
-    if not Path(path).suffix:
-        path += ".html" if chosen.startswith("HTML") else ".pdf"
-    return path
+    return _choose_save(parent, "Export report", suggested, REPORT_FILTER, {"PDF": ".pdf", "HTML": ".html"})
