@@ -39,20 +39,20 @@ def accuracies(ds: FolderDataset, emb: EmbeddingResult, eps: list[Episode], adap
     return np.array(out), (time.perf_counter() - start) / max(len(eps), 1)
 
 
+SETTINGS = {"max_steps": "MAX_STEPS", "lr": "LEARNING_RATE", "trainable": "TRAINABLE"}
+
+
 def with_config(config: dict[str, Any]) -> dict[str, Any]:
-    """Apply ``config`` to the adaptation module; returns what to restore."""
-    saved = {"LEARNING_RATE": adaptation.LEARNING_RATE, "TRAINABLE": adaptation.TRAINABLE, "defaults": adaptation.adapt_upper.__defaults__}
-    adaptation.LEARNING_RATE = float(config.get("lr", adaptation.LEARNING_RATE))
-    adaptation.TRAINABLE = tuple(config.get("trainable", adaptation.TRAINABLE))
-    defaults = adaptation.adapt_upper.__defaults__ or ()
-    adaptation.adapt_upper.__defaults__ = (*defaults[:-1], int(config.get("max_steps", defaults[-1])))  # max_steps is last
+    """Set the adaptation module's settings named in ``config``; returns the old values to restore."""
+    saved = {attr: getattr(adaptation, attr) for attr in SETTINGS.values()}
+    for key, value in config.items():
+        setattr(adaptation, SETTINGS[key], tuple(value) if key == "trainable" else value)
     return saved
 
 
 def restore(saved: dict[str, Any]) -> None:
-    adaptation.LEARNING_RATE = saved["LEARNING_RATE"]
-    adaptation.TRAINABLE = saved["TRAINABLE"]
-    adaptation.adapt_upper.__defaults__ = saved["defaults"]
+    for attr, value in saved.items():
+        setattr(adaptation, attr, value)
 
 
 def main() -> int:

@@ -114,12 +114,13 @@ def adapt_upper(
     seed: int = 0,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
-    max_steps: int = MAX_STEPS,
+    max_steps: int | None = None,
 ) -> nn.Module:
     """A fine-tuned copy of ``backbone.upper_module()``; the shared backbone is left untouched."""
     if emb.activations is None:
         raise ValueError("adaptation needs activations; embed with activations=True")
     start = time.perf_counter()  # the budget covers everything, set-up included
+    max_steps = MAX_STEPS if max_steps is None else max_steps  # read at call time, so a sweep can set it
     upper = copy.deepcopy(backbone.upper_module())
     upper.eval()  # BatchNorm keeps its ImageNet statistics: a 5x5 support set is too small to re-estimate them
     params = _trainable(upper)
