@@ -35,6 +35,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--shots", type=int, default=5)
     parser.add_argument("--queries", type=int, default=10)
     parser.add_argument("--episodes", type=int, default=3000)
+    parser.add_argument("--learning-rate", type=float, default=1e-4, metavar="LR", help="Adam step size (default 1e-4)")
+    parser.add_argument(
+        "--distill", type=float, default=1.0, metavar="W", help="pull toward the pretrained features (default 1.0; 0 turns it off)"
+    )
     parser.add_argument("--budget-min", type=float, metavar="M", help="stop after M minutes (the checkpoint allows going on later)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--seed", type=int, default=0)
@@ -58,6 +62,8 @@ def run_meta_train(args: argparse.Namespace) -> int:
         shots=args.shots,
         queries=args.queries,
         episodes=args.episodes,
+        learning_rate=args.learning_rate,
+        distill=args.distill,
         seed=args.seed,
         budget_min=args.budget_min,
         device=args.device,

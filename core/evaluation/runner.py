@@ -71,6 +71,8 @@ class ShotResult:
     open_set_auroc: float
     adapt_seconds: float
     infer_seconds_per_image: float
+    # per episode, in episode order: two runs with the same seed can be compared pairwise
+    episode_accuracy: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -160,6 +162,7 @@ def summarise(records: Sequence[EpisodeRecord], ways: int, shots: int, embed_sec
         open_set_auroc=float(np.nanmean(aurocs)) if aurocs else float("nan"),
         adapt_seconds=float(np.mean([r.adapt_seconds for r in records])),
         infer_seconds_per_image=embed_seconds + float(np.mean([r.infer_seconds for r in records])),
+        episode_accuracy=[round(a, 4) for a in accs],
     )
 
 

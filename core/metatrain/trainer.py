@@ -171,6 +171,8 @@ def meta_train(
     data: MetaData, config: MetaTrainConfig, checkpoint: Path, progress: ProgressFn | None = None, cancel: CancelToken | None = None
 ) -> MetaTrainResult:
     """Run (or resume) meta-training; returns the best validation weights of the upper layers."""
+    if config.device == "cuda" and not torch.cuda.is_available():
+        raise MetaTrainError("--device cuda: PyTorch sees no CUDA GPU on this machine; use --device cpu")
     torch.manual_seed(config.seed)
     backbone = load_backbone("efficientnet-lite0")
     upper = copy.deepcopy(backbone.upper_module()).to(config.device)

@@ -23,6 +23,7 @@ FIELDS = {
     "open_set_auroc",
     "adapt_seconds",
     "infer_seconds_per_image",
+    "episode_accuracy",
 }
 
 
@@ -36,6 +37,7 @@ def test_eval_writes_the_json_the_issue_specifies(tmp_path: Path, capsys: pytest
     assert set(report) == {"dataset", "backbone", "adapt", "results"}
     assert [set(r) for r in report["results"]] == [FIELDS, FIELDS]
     assert report["results"][0]["ways"] == 3  # capped at the classes available
+    assert [len(r["episode_accuracy"]) for r in report["results"]] == [5, 5]
     assert "5-way" not in capsys.readouterr().out
 
 

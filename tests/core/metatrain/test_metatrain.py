@@ -69,3 +69,9 @@ def test_backbone_file_round_trip_and_damage(data, tmp_path: Path) -> None:  # t
     (tmp_path / "junk.rsbackbone").write_bytes(b"not a backbone")
     with pytest.raises(ModelError, match="not a RareSight backbone file"):
         read_backbone_file(tmp_path / "junk.rsbackbone")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU, so --device cuda is valid here")
+def test_cuda_without_a_gpu_is_a_clear_error(data, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(MetaTrainError, match="no CUDA GPU"):
+        meta_train(data, MetaTrainConfig(**{**CONFIG.__dict__, "device": "cuda"}), tmp_path / "gpu.ckpt")
