@@ -83,6 +83,8 @@ def run_meta_train(args: argparse.Namespace) -> int:
         "val_accuracy": round(result.state.best_accuracy, 4),
         "val_ways": result.state.val_ways,
         "val_accuracy_frozen": round(result.state.frozen_accuracy, 4),
+        "val_gain_ci95": round(result.state.best_gain_ci95, 4),
+        "beats_pretrained": result.state.best_step > 0,
         "config": {k: v for k, v in vars(config).items()},
         "history": result.state.history,
         "stopped_because": result.stopped_because,
@@ -90,9 +92,18 @@ def run_meta_train(args: argparse.Namespace) -> int:
     }
     digest = write_backbone_file(args.out, result.upper_weights, card)
     state = result.state
+    if state.best_step == 0:
+        print(
+            f"{args.out}: no validation gain over the pretrained backbone beyond noise, so the file holds the pretrained "
+            f"weights (validation {state.val_ways}-way {config.shots}-shot accuracy {state.frozen_accuracy:.3f}); "
+            "keep the default backbone, or add training classes. "
+            f"{result.stopped_because}; {result.seconds / 60:.1f} min"
+        )
+        return 0
     print(
         f"{args.out}: validation {state.val_ways}-way {config.shots}-shot accuracy {state.frozen_accuracy:.3f} (pretrained) -> "
-        f"{state.best_accuracy:.3f} (meta-trained, step {state.best_step}); {result.stopped_because}; "
+        f"{state.best_accuracy:.3f} (meta-trained, step {state.best_step}; paired gain "
+        f"{state.best_accuracy - state.frozen_accuracy:+.3f} +- {state.best_gain_ci95:.3f}); {result.stopped_because}; "
         f"{result.seconds / 60:.1f} min; weights sha256 {digest[:12]}"
     )
     return 0

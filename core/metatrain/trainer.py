@@ -5,8 +5,11 @@ seed and the step number, so a resumed run draws the same episodes), embeds supp
 through the upper layers from cached activations, and minimises the prototypical cross-entropy of
 the queries plus ``distill`` times the distance of the upper features to the frozen backbone's
 (what keeps the features useful on modalities the training never saw). Validation episodes come
-from classes the training never sees; the best validation accuracy picks the weights, and
-``patience`` validations without gain stop the run.
+from classes the training never sees. Weights replace the pretrained ones only when they beat them
+on the validation episodes beyond noise (the paired per-episode gain's 95 % interval lies above
+zero): on a small or unlearnable archive a noise-level validation "gain" picked weights that lost
+6 points on unseen classes, so such a run keeps the pretrained weights and says so. ``patience``
+validations without a new best stop the run.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from torch import Tensor, nn
 
 from core.embedding import CancelToken, ProgressFn, check_cancel, load_backbone
 from core.evaluation.episodes import Episode, eligible_classes, sample_episode
+from core.evaluation.metrics import mean_ci95
 from core.fewshot.adaptation import torch_transform
 from core.fewshot.features import FeatureConfig, l2, transform
 from core.metatrain.data import MetaData, MetaTrainError
@@ -59,6 +63,8 @@ class TrainState:
     frozen_accuracy: float = 0.0
     bad_validations: int = 0
     val_ways: int = 0
+    frozen_episode_accuracy: list[float] = field(default_factory=list)
+    best_gain_ci95: float = 0.0
     history: list[dict[str, float]] = field(default_factory=list)
 
 
@@ -95,8 +101,8 @@ def episode_loss(
     return F.cross_entropy(logits, targets) + config.distill * distill
 
 
-def validate(upper: nn.Module, data: MetaData, episodes: list[Episode], backbone: Any, device: str) -> float:
-    """Mean accuracy of nearest-prototype classification on validation episodes (both views averaged)."""
+def validate(upper: nn.Module, data: MetaData, episodes: list[Episode], backbone: Any, device: str) -> list[float]:
+    """Per-episode accuracy of nearest-prototype classification on validation episodes."""
     needed = np.unique(np.concatenate([np.concatenate([e.support, e.query]) for e in episodes]))
     raw = data.raw[needed].copy()
     with torch.inference_mode():
@@ -113,7 +119,13 @@ def validate(upper: nn.Module, data: MetaData, episodes: list[Episode], backbone
         protos = np.stack([s[e.support_labels == c].mean(0) for c in e.classes])
         predicted = e.classes[((q[:, None, :] - protos[None]) ** 2).sum(-1).argmin(1)]
         accuracies.append(float((predicted == e.query_labels).mean()))
-    return float(np.mean(accuracies))
+    return accuracies
+
+
+def significant_gain(accuracies: list[float], frozen: list[float]) -> tuple[float, float, bool]:
+    """Paired gain over the pretrained weights on the same episodes: (gain, 95 % half-width, beyond noise)."""
+    gain, half = mean_ci95(np.array(accuracies) - np.array(frozen))
+    return gain, half, bool(gain - half > 0)
 
 
 def validation_episodes(data: MetaData, config: MetaTrainConfig) -> list[Episode]:
@@ -190,9 +202,13 @@ def meta_train(
         upper.load_state_dict(saved["upper"])
         optimiser.load_state_dict(saved["optimiser"])
         best, state = saved["best"], TrainState(**saved["state"])
+        if not state.frozen_episode_accuracy:  # a checkpoint from before per-episode validation was kept
+            pretrained = copy.deepcopy(backbone.upper_module()).to(config.device).eval()
+            state.frozen_episode_accuracy = validate(pretrained, data, val, backbone, config.device)
         log.info("resuming meta-training at step %d", state.step)
     else:
-        state.frozen_accuracy = state.best_accuracy = validate(upper, data, val, backbone, config.device)
+        state.frozen_episode_accuracy = validate(upper, data, val, backbone, config.device)
+        state.frozen_accuracy = state.best_accuracy = float(np.mean(state.frozen_episode_accuracy))
     state.val_ways = len(val[0].classes)
     return _loop(upper, optimiser, data, config, checkpoint, val, train_mask, train_classes, state, best, backbone, progress, cancel)
 
@@ -233,10 +249,13 @@ def _loop(
             optimiser.step()
             state.step += 1
             if state.step % config.val_every == 0 or state.step == config.episodes:
-                accuracy = validate(upper, data, val, backbone, config.device)
-                state.history.append({"step": state.step, "loss": loss.item(), "val_accuracy": accuracy})
-                if accuracy > state.best_accuracy:
+                per_episode = validate(upper, data, val, backbone, config.device)
+                accuracy = float(np.mean(per_episode))
+                _gain, half, beyond_noise = significant_gain(per_episode, state.frozen_episode_accuracy)
+                state.history.append({"step": state.step, "loss": loss.item(), "val_accuracy": accuracy, "val_gain_ci95": half})
+                if accuracy > state.best_accuracy and beyond_noise:
                     state.best_accuracy, state.best_step, state.bad_validations = accuracy, state.step, 0
+                    state.best_gain_ci95 = half
                     best = {k: v.detach().clone() for k, v in upper.state_dict().items()}
                 else:
                     state.bad_validations += 1

@@ -12,6 +12,7 @@ from core.demo import write_demo_images
 from core.errors import ModelError
 from core.metatrain import MetaTrainConfig, MetaTrainedLite0, load_meta_data, meta_train, read_backbone_file, write_backbone_file
 from core.metatrain.data import MetaTrainError, split_classes
+from core.metatrain.trainer import significant_gain
 
 CONFIG = MetaTrainConfig(ways=2, shots=2, queries=2, episodes=12, val_every=4, val_episodes=6, patience=10, learning_rate=1e-3)
 
@@ -75,3 +76,23 @@ def test_backbone_file_round_trip_and_damage(data, tmp_path: Path) -> None:  # t
 def test_cuda_without_a_gpu_is_a_clear_error(data, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(MetaTrainError, match="no CUDA GPU"):
         meta_train(data, MetaTrainConfig(**{**CONFIG.__dict__, "device": "cuda"}), tmp_path / "gpu.ckpt")
+
+
+def test_a_gain_counts_only_beyond_the_noise_of_the_paired_episodes() -> None:
+    frozen = [0.5, 0.6, 0.4, 0.5, 0.7, 0.3]
+    assert significant_gain([a + 0.1 for a in frozen], frozen)[2]  # every episode better
+    gain, half, beyond = significant_gain([0.6, 0.5, 0.5, 0.4, 0.8, 0.2], frozen)  # +0.1 and -0.1 in turn
+    assert gain == pytest.approx(0.0, abs=1e-12) and half > 0 and not beyond
+
+
+def test_without_a_validation_gain_the_pretrained_weights_are_kept(data, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from core.embedding import load_backbone
+
+    pretrained = {k: v.numpy() for k, v in load_backbone("efficientnet-lite0").upper_module().state_dict().items()}
+    still = meta_train(data, MetaTrainConfig(**{**CONFIG.__dict__, "learning_rate": 0.0}), tmp_path / "still.ckpt")
+    assert still.state.best_step == 0 and still.state.best_accuracy == still.state.frozen_accuracy
+    for name, value in still.upper_weights.items():
+        np.testing.assert_array_equal(value, pretrained[name])
+    moved = meta_train(data, CONFIG, tmp_path / "moved.ckpt")
+    changed = any(not np.array_equal(v, pretrained[k]) for k, v in moved.upper_weights.items())
+    assert changed == (moved.state.best_step > 0)  # weights leave the pretrained ones only with a real gain
