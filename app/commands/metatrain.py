@@ -32,7 +32,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--groups", nargs="+", default=[], metavar="MANIFEST:COLUMN", help="per dataset, in order: groups (patient, smear)")
     parser.add_argument("--ways", type=int, default=5)
-    parser.add_argument("--shots", type=int, default=5)
+    parser.add_argument(
+        "--shots", type=int, default=1, help="support images per class in training episodes (default 1: gained more than 5, also at 5-shot)"
+    )
     parser.add_argument("--queries", type=int, default=10)
     parser.add_argument("--episodes", type=int, default=3000)
     parser.add_argument("--learning-rate", type=float, default=1e-4, metavar="LR", help="Adam step size (default 1e-4)")
