@@ -31,7 +31,9 @@ def register(subparsers: Any) -> None:
         "--budget-s", type=float, default=20.0, metavar="N", help="time budget for on-device adaptation, seconds (default 20)"
     )
     parser.add_argument("--coverage", type=float, default=DEFAULT_COVERAGE, help="prediction-set coverage for the stored predictions")
-    parser.add_argument("--backbone", default=DEFAULT_BACKBONE, help=f"embedding backbone (default {DEFAULT_BACKBONE})")
+    parser.add_argument(
+        "--backbone", default=None, help=f"backbone name or .rsbackbone file (default: the project's current one, else {DEFAULT_BACKBONE})"
+    )
     parser.set_defaults(run=run_adapt)
 
 

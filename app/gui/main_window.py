@@ -31,18 +31,17 @@ from app.gui.views.quality_panel import QualityPanel
 from app.gui.views.status_bar import StatusBar
 from app.gui.views.viewer_panel import ViewerPanel
 from app.logging_setup import log_file
-from core.embedding import DEFAULT_BACKBONE
 from core.scoring.pipeline import AdaptResult
 
 
 class MainWindow(QMainWindow):
     """Classes + library | viewer | prediction, quality and metadata tabs; File/Edit/Model/Help menus.
 
-    ``backbone`` and ``budget_s`` (adaptation time budget, seconds) are passed to the model; tests
-    use a tiny backbone.
+    ``backbone`` (None: the project's current one, else the default) and ``budget_s`` (adaptation
+    time budget, seconds) are passed to the model; tests use a tiny backbone.
     """
 
-    def __init__(self, parent: QWidget | None = None, backbone: str = DEFAULT_BACKBONE, budget_s: float = 20.0) -> None:
+    def __init__(self, parent: QWidget | None = None, backbone: str | None = None, budget_s: float = 20.0) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"RareSight: {dialogs.RESEARCH_NOTICE}")
         self.library_model = LibraryViewModel(self)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from core.embedding import DEFAULT_BACKBONE, CancelToken, ProgressFn
+from core.embedding import CancelToken, ProgressFn
 from core.fewshot.quality import ClassQuality as ClassQuality
 from core.fewshot.quality import support_quality as core_support_quality
 from core.scoring.pipeline import AdaptResult, ProjectModel, ScoringError, adapt_project, load_project_model
@@ -88,7 +88,7 @@ def warm_up() -> float:
 
 def adapt(
     project: Project,
-    backbone: str = DEFAULT_BACKBONE,
+    backbone: str | None = None,
     budget_s: float = 20.0,
     coverage: float = 0.9,
     progress: ProgressFn | None = None,

@@ -89,16 +89,27 @@ def _support(project: Project) -> tuple[list[str], list[str], list[str]]:
     return paths, classes, hashes
 
 
+def project_backbone(project: Project) -> str:
+    """The backbone id recorded with the project's latest model version, or the default backbone."""
+    state = project.model_state()
+    return state.backbone_id if state is not None and state.backbone_id else DEFAULT_BACKBONE
+
+
 def adapt_project(
     project: Project,
     *,
     budget_s: float = 20.0,
     coverage: float = DEFAULT_COVERAGE,
-    backbone: str = DEFAULT_BACKBONE,
+    backbone: str | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> AdaptResult:
-    """Fit the model to the project's labels, predict its unlabelled images, then save both."""
+    """Fit the model to the project's labels, predict its unlabelled images, then save both.
+
+    ``backbone`` None keeps the backbone of the project's current model (so a meta-trained backbone a
+    research team chose stays in use when a clinician re-adapts), else the default one.
+    """
+    backbone = backbone or project_backbone(project)
     paths, classes, hashes = _support(project)
 
     def stage(low: float, high: float) -> ProgressFn | None:

@@ -22,7 +22,6 @@ from app.gui.services import UnreadableFile
 from app.gui.viewmodels.file_models import FailureModel
 from app.gui.viewmodels.project_models import ClassListModel, ImageFilter, ImageItemModel
 from app.gui.workers import JobContext, JobRunner
-from core.embedding import DEFAULT_BACKBONE
 from core.errors import RareSightError
 from core.scoring.pipeline import AdaptResult
 from core.store import ClassInfo, PredictionRecord, Project, UndoState, class_edit
@@ -54,7 +53,7 @@ class ProjectViewModel(QObject):
     message = Signal(str)
     errorOccurred = Signal(str)
 
-    def __init__(self, parent: QObject | None = None, backbone: str = DEFAULT_BACKBONE, budget_s: float = 20.0) -> None:
+    def __init__(self, parent: QObject | None = None, backbone: str | None = None, budget_s: float = 20.0) -> None:
         super().__init__(parent)
         self.backbone, self.budget_s = backbone, budget_s
         self.images = ImageItemModel(self)

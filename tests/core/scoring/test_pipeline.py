@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import Cancelled
-from core.scoring.pipeline import ScoringError, adapt_project, load_project_model, score_images
+from core.scoring.pipeline import ScoringError, adapt_project, load_project_model, project_backbone, score_images
 from core.scoring.records import ScoreError, ScoreRow
 from core.store import Project
 from tests.core.embedding.tiny import COLOURS, make_image, register_tiny
@@ -72,3 +72,15 @@ def test_cancelled_adaptation_changes_nothing(project: Project) -> None:
     with pytest.raises(Cancelled):
         adapt_project(project, budget_s=1.0, backbone="tiny-test", cancel=cancel)
     assert (project.model_state(), project.predictions(), len(project.audit_log())) == before
+
+
+def test_re_adapting_keeps_the_projects_backbone(project: Project) -> None:
+    from core.embedding import DEFAULT_BACKBONE
+
+    assert project_backbone(project) == DEFAULT_BACKBONE  # no model yet
+    adapt_project(project, budget_s=0.5, backbone="tiny-test")
+    chosen = project.model_state().backbone_id
+    last = project.images()[-1]
+    project.label([last.id], Path(last.path).stem.split("_")[0])  # the clinician labels one more image
+    adapt_project(project, budget_s=0.5)  # as the window's Adapt button does: no backbone named
+    assert project.model_state().version == 2 and project.model_state().backbone_id == chosen == "tiny-test"
