@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from core.embedding import CancelToken, ProgressFn
 from core.fewshot.quality import ClassQuality as ClassQuality
@@ -44,10 +45,16 @@ class ImageExplanation:
     nearest: dict[str, list[SupportExample]]
     coverage: float
     model_version: int
+    backbone: str = ""  # what the clinician sees: the registry name, or the meta-trained file's name
 
     @property
     def none_of_these(self) -> bool:
         return not self.prediction_set
+
+
+def backbone_label(backbone_id: str) -> str:
+    """A short name for a backbone id: a meta-trained file's id is its full path plus a hash."""
+    return Path(backbone_id.split("@", 1)[0]).name if ".rsbackbone" in backbone_id else backbone_id
 
 
 def limit_threads(reserve: int = 1) -> int:
@@ -125,7 +132,15 @@ def explain(model: ProjectModel, path: str, coverage: float, k: int = 3) -> Imag
         for name, found in why.nearest.items()
     }
     return ImageExplanation(
-        path, why.probabilities, why.prediction_set or (), why.prediction, why.novelty, nearest, coverage, model.version
+        path,
+        why.probabilities,
+        why.prediction_set or (),
+        why.prediction,
+        why.novelty,
+        nearest,
+        coverage,
+        model.version,
+        backbone_label(model.state.backbone_id),
     )
 
 

@@ -122,7 +122,8 @@ class PredictionPanel(QWidget):
             self.status.setText(message or "Select an image to see the model's prediction and its reasons.")
             self._sync_buttons(None)
             return
-        self.title.setText(f"<b>Prediction</b> for {Path(explanation.path).name} (model version {explanation.model_version})")
+        model = f"model version {explanation.model_version}, backbone {explanation.backbone}"
+        self.title.setText(f"<b>Prediction</b> for {Path(explanation.path).name} ({model})")
         stale = "Labels changed since this model was adapted: press Adapt to use them. " if self._model.stale else ""
         image_id = self._model.image_id
         label = None if image_id is None else self._project.labels.get(image_id)
