@@ -157,6 +157,7 @@ def test_label_next_confirm_and_none_of_these(qtbot: QtBot, window: MainWindow, 
     select(qtbot, window, [folder / "odd_00.png"])
     qtbot.waitUntil(lambda: window.prediction_model.explanation is not None and window.prediction_model.image_id == odd, timeout=TIMEOUT_MS)
     assert window.prediction.none_banner.isVisible() and "None of these" in window.prediction.prediction_set.text()
+    assert "model version 1, backbone tiny-test" in window.prediction.title.text()  # which backbone decided, in view
     assert not window.prediction.confirm_button.isEnabled()
 
     first = window.library.selected_ids()[0]
@@ -350,3 +351,8 @@ def test_grid_filters_sorting_and_redo(qtbot: QtBot, window: MainWindow, folder:
     QTest.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert model.labels[target] == "blue"  # redone
     assert window.project_actions.undo.text().startswith("Undo label 1 image")
+
+
+def test_backbone_label_names_a_meta_trained_file_by_its_file_name() -> None:
+    assert model_services.backbone_label("/data/team/rbc.rsbackbone@214faa143e5e163a") == "rbc.rsbackbone"
+    assert model_services.backbone_label("efficientnet-lite0") == "efficientnet-lite0"
