@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.embedding import DEFAULT_BACKBONE, CancelToken, Embedder, EmbeddingCache, ProgressFn, check_cancel
+from core.embedding import DEFAULT_BACKBONE, CancelToken, Embedder, EmbeddingCache, ProgressFn, check_cancel, load_backbone
 from core.embedding.embedder import EmbeddingResult, subset
 from core.errors import ModelError, ProjectError, RareSightError
 from core.fewshot import PrototypicalClassifier
@@ -109,7 +109,15 @@ def adapt_project(
     ``backbone`` None keeps the backbone of the project's current model (so a meta-trained backbone a
     research team chose stays in use when a clinician re-adapts), else the default one.
     """
-    backbone = backbone or project_backbone(project)
+    if not backbone:
+        backbone = project_backbone(project)
+        try:
+            load_backbone(backbone)
+        except ModelError as exc:  # e.g. the research team's backbone file was moved
+            raise ModelError(
+                f"{exc}. This project's model was adapted with that backbone; put the file back, or adapt with the "
+                f"default one: raresight adapt {project.path} --backbone {DEFAULT_BACKBONE}"
+            ) from exc
     paths, classes, hashes = _support(project)
 
     def stage(low: float, high: float) -> ProgressFn | None:

@@ -84,3 +84,15 @@ def test_re_adapting_keeps_the_projects_backbone(project: Project) -> None:
     project.label([last.id], Path(last.path).stem.split("_")[0])  # the clinician labels one more image
     adapt_project(project, budget_s=0.5)  # as the window's Adapt button does: no backbone named
     assert project.model_state().version == 2 and project.model_state().backbone_id == chosen == "tiny-test"
+
+
+def test_a_missing_backbone_file_says_how_to_go_on(project: Project, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from core.errors import ModelError
+
+    adapt_project(project, budget_s=0.5, backbone="tiny-test")
+    gone = str(tmp_path / "moved" / "team.rsbackbone") + "@" + "0" * 16
+    project.save_model_state(replace(project.model_state(), backbone_id=gone, version=None))
+    with pytest.raises(ModelError, match=r"put the file back, or adapt with the default one: raresight adapt .* --backbone"):
+        adapt_project(project, budget_s=0.5)
