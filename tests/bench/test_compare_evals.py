@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("compare_evals", REPO / "bench" / "compare_evals.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.bench.scripts import load_script
 
 
 def report(dataset: str, backbone: str, per_episode: list[float]) -> dict[str, object]:
@@ -26,7 +16,7 @@ def report(dataset: str, backbone: str, per_episode: list[float]) -> dict[str, o
 
 
 def test_gain_is_paired_per_episode(tmp_path: Path) -> None:
-    compare = load_script()
+    compare = load_script("compare_evals")
     base = report(str(tmp_path), "frozen", [0.2, 0.6, 0.4, 0.8])
     other = report(str(tmp_path), "meta", [0.3, 0.7, 0.5, 0.9])  # +0.1 on every episode
     (row,) = compare.paired_gains(base, other)
@@ -39,6 +29,6 @@ def test_gain_is_paired_per_episode(tmp_path: Path) -> None:
 
 
 def test_runs_on_different_datasets_are_refused(tmp_path: Path) -> None:
-    compare = load_script()
+    compare = load_script("compare_evals")
     with pytest.raises(ValueError, match="different datasets"):
         compare.paired_gains(report(str(tmp_path / "a"), "x", [0.5]), report(str(tmp_path / "b"), "y", [0.5]))
