@@ -8,6 +8,8 @@ the support mean, nearest prototype):
 - ``head-gem2`` / ``head-gem3`` / ``head-max``: the head pooled by generalised mean (p = 2, 3) or
   max instead of the average, recomputed from the cached stride-32 activations;
 - ``size-N``: the letterboxed input N px square instead of 224;
+- ``backbone-NAME`` / ``backbone-NAME@N``: the engine's features from another registry backbone
+  (e.g. ``backbone-efficientnet-lite2``), at its native input size or N px;
 - ``pca-K``: project on the top K principal directions of the support plus a 50-image unlabelled
   pool drawn per episode from images outside its support and queries.
 
@@ -71,13 +73,23 @@ def at_size(ds: FolderDataset, size: int) -> np.ndarray:  # type: ignore[type-ar
     return transform(emb.raw, backbone.layout, FeatureConfig())
 
 
+def other_backbone(ds: FolderDataset, spec: str) -> np.ndarray:  # type: ignore[type-arg]
+    name, _, size = spec.partition("@")
+    backbone = type(load_backbone(name))()  # a fresh instance: the size change must not reach the shared one
+    backbone.input_size = int(size or backbone.input_size)
+    emb = Embedder(backbone, cache=EmbeddingCache()).embed(ds.files)
+    return transform(emb.raw, backbone.layout, FeatureConfig())
+
+
 def variant_features(variant: str, ds: FolderDataset, emb: EmbeddingResult) -> np.ndarray:  # type: ignore[type-arg]
     kind, _, value = variant.partition("-")
+    if kind == "backbone":
+        return other_backbone(ds, value)
     if kind == "size":
         return at_size(ds, int(value))
     if kind == "head":
         return head_pooled(emb, (lambda h: h.amax((2, 3))) if value == "max" else gem(float(value.removeprefix("gem"))))
-    raise SystemExit(f"frozen_feature_pilots: unknown variant {variant!r} (head-gemP, head-max, size-N, pca-K)")
+    raise SystemExit(f"frozen_feature_pilots: unknown variant {variant!r} (head-gemP, head-max, size-N, backbone-NAME[@N], pca-K)")
 
 
 def accuracy(z: np.ndarray, ep: Episode, project: int = 0, pool: np.ndarray | None = None) -> float:  # type: ignore[type-arg]

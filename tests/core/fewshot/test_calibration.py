@@ -3,7 +3,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.fewshot.calibration import Calibration, fit_temperature, load_calibration, prediction_sets, softmax, wilson_interval
+from core.fewshot.calibration import (
+    Calibration,
+    fit_temperature,
+    load_calibration,
+    prediction_sets,
+    softmax,
+    support_scale,
+    wilson_interval,
+)
 
 
 def test_shipped_calibration_for_the_default_backbone() -> None:
@@ -12,6 +20,21 @@ def test_shipped_calibration_for_the_default_backbone() -> None:
     assert 0.5 < cal.set_threshold(0.9, 5) < 1
     assert cal.unknown_threshold > 0
     assert Calibration.from_dict(cal.to_dict()) == cal
+
+
+def test_task_scale_softens_tight_support_sets() -> None:
+    cal = Calibration(temperature_shots=(1.0, 5.0), temperature_values=(0.5, 0.5), scale_exponent=2.0, scale_reference=0.5)
+    assert cal.task_temperature(1, 0.25) == pytest.approx(0.5 * 4.0)  # half the reference scale: four times softer
+    assert cal.task_temperature(1, 0.5) == pytest.approx(0.5)
+    assert cal.task_temperature(1, 0.0) == pytest.approx(0.5)  # unknown scale: unscaled
+    assert Calibration.from_dict(cal.to_dict()) == cal
+    older = {k: v for k, v in cal.to_dict().items() if k != "task_scale"}  # files written before the task scale
+    assert Calibration.from_dict(older).task_factor(0.25) == 1.0
+
+
+def test_support_scale_is_the_mean_distance_to_the_centre() -> None:
+    z = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 3.0], [0.0, -3.0]])
+    assert support_scale(z) == pytest.approx(2.0)
 
 
 def test_unknown_backbone_gets_a_default() -> None:
