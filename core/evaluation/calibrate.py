@@ -50,8 +50,9 @@ def fit_calibration(
         worst = [_worst_ece(by_shots[k], t, factor) for k, t in zip(shots, temps, strict=True)]
         return float(np.mean(worst)), temps
 
-    exponent = min(exponents, key=lambda e: fitted(e)[0])
-    temps = fitted(exponent)[1]
+    results = {e: fitted(e) for e in exponents}
+    exponent = min(results, key=lambda e: results[e][0])
+    temps = results[exponent][1]
     factor = _task_factor(reference, exponent)
     # per-dataset quantile, then the largest: a threshold that rejects few known queries anywhere
     unknown_threshold = float(

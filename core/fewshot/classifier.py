@@ -145,7 +145,7 @@ class PrototypicalClassifier:
             # adaptation pulls the support classes apart, inflating every logit; measured on the support set
             # alone, the inflation scales the temperature so probabilities stay calibrated
             self.adaptation_ratio_ = float(np.clip(_prototype_spread(self._base(emb), codes) / frozen_spread, 1.0, 10.0))
-        z = self._base(emb)
+        z = self._base(emb) if self.adapted_ else frozen
         self._mean = z.mean(axis=0, keepdims=True)
         self.support_embeddings_ = l2(z - self._mean)
         self.prototypes_ = np.stack([self.support_embeddings_[codes == k].mean(axis=0) for k in range(len(self.classes_))])
