@@ -57,7 +57,7 @@ evaluate chest --backbone chest.rsbackbone
 
 # in-domain: the held-out classes of the training dataset; cross-domain: the other dataset, all classes
 C="$PY $REPO/bench/compare_evals.py"
-$C rbc_test.frozen.json rbc_test.rbc.json --out gains.rbc_in_domain.json
-$C chest_all.frozen.json chest_all.rbc.json --out gains.rbc_to_chest.json
-$C chest_test.frozen.json chest_test.rbc.json chest_test.chest.json --out gains.chest_test.json
-$C rbc_all.frozen.json rbc_all.chest.json --out gains.chest_to_rbc.json
+$C rbc_test.frozen.json rbc_test.rbc.json --out gains.rbc_in_domain.json --vary backbone calibration
+$C chest_all.frozen.json chest_all.rbc.json --out gains.rbc_to_chest.json --vary backbone calibration
+$C chest_test.frozen.json chest_test.rbc.json chest_test.chest.json --out gains.chest_test.json --vary backbone calibration
+$C rbc_all.frozen.json rbc_all.chest.json --out gains.chest_to_rbc.json --vary backbone calibration

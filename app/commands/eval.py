@@ -82,12 +82,19 @@ def run_eval(args: argparse.Namespace) -> int:
         print(
             f"{r.ways}-way {r.shots}-shot, {r.episodes} episodes: accuracy {100 * r.accuracy:.1f} +- {100 * r.accuracy_ci95:.1f} %, "
             f"ECE {r.ece:.3f} (uncalibrated {r.ece_uncalibrated:.3f}), {100 * args.coverage:.0f}% sets cover {100 * r.set_coverage:.1f} % "
-            f"with {r.set_size:.2f} classes, open-set AUROC {r.open_set_auroc:.3f}, adaptation {r.adapt_seconds:.1f} s"
+            f"with {r.set_size:.2f} classes, open-set AUROC {_or_dash(r.open_set_auroc)}, adaptation {r.adapt_seconds:.1f} s; "
+            f"estimated accuracy {100 * r.estimated_accuracy:.1f} % (error {100 * r.estimate_abs_error:.1f} points, "
+            f"bias {100 * r.estimate_signed_error:+.1f})"
         )
     if args.json is not None:
         try:
-            args.json.write_text(json.dumps(report.to_dict(), indent=1) + "\n", encoding="utf-8")
+            args.json.write_text(json.dumps(report.to_dict(), indent=1, allow_nan=False) + "\n", encoding="utf-8")
         except OSError as exc:
             print(f"raresight eval: could not write {args.json}: {exc.strerror or exc}", file=sys.stderr)
             return 2
     return 0
+
+
+def _or_dash(value: float) -> str:
+    """An AUROC for the summary line; '-' when there was no class left out to measure it on."""
+    return "-" if value != value else f"{value:.3f}"

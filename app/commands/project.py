@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from core.fewshot.quality import NO_ESTIMATE_ADVICE, NO_ESTIMATE_REASON, AccuracyEstimate, model_accuracy_estimate
 from core.store import Project
 
 EPILOG = """exit status:
@@ -49,7 +50,7 @@ def register(subparsers: Any) -> None:
     sub.add_argument("--user", help="who is working (default: login name)")
     add("undo", "undo the latest labelling step", run_undo).add_argument("--user", help="who is working (default: login name)")
     add("redo", "redo the labelling step undone last", run_redo).add_argument("--user", help="who is working (default: login name)")
-    add("info", "counts: images, labelled images, images per class, model version", run_info).add_argument(
+    add("info", "counts: images, labelled images, images per class; model version and its expected accuracy", run_info).add_argument(
         "--json", action="store_true", help="print one JSON object"
     )
     sub = add("verify", "check the file, the audit chain, labels, model states and image files", run_verify)
@@ -107,8 +108,11 @@ def run_redo(args: argparse.Namespace) -> int:
 def run_info(args: argparse.Namespace) -> int:
     with Project.open(args.project, readonly=True) as project:
         info = project.info()
+        state = project.model_state()
+    estimate = None if state is None else model_accuracy_estimate(state.settings)
     if args.json:
-        print(json.dumps(info.to_dict(), indent=1))
+        model = None if state is None else {"version": state.version, "accuracy_estimate": None if estimate is None else estimate.to_dict()}
+        print(json.dumps({**info.to_dict(), "model": model}, indent=1))
         return 0
     print(f"project        {info.path} (schema {info.schema_version}, created {info.created_at})")
     print(f"images         {info.images} ({info.embedded_images} embedded)")
@@ -116,9 +120,21 @@ def run_info(args: argparse.Namespace) -> int:
     for name, count in info.classes.items():
         print(f"  {name:<12} {count}")
     print(f"model version  {info.model_version if info.model_version is not None else '-'}")
+    if state is not None:
+        print(f"accuracy       {_accuracy_line(estimate)}")
     print(f"predictions    {info.predictions}")
     print(f"audit entries  {info.audit_entries}")
     return 0
+
+
+def _accuracy_line(estimate: AccuracyEstimate | None) -> str:
+    """The model's expected accuracy on new images, or how to get it."""
+    if estimate is None:
+        return f"no estimate for new images: {NO_ESTIMATE_REASON}. {NO_ESTIMATE_ADVICE}"
+    return (
+        f"expected {estimate.accuracy:.0%} ({estimate.ci_low * 100:.0f}-{estimate.ci_high:.0%}) on new images, "
+        f"from {estimate.images} unlabelled images"
+    ).replace("%", " %")
 
 
 def run_verify(args: argparse.Namespace) -> int:

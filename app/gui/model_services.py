@@ -1,7 +1,7 @@
 """The adapted model as the window shows it: one image's prediction and reasons, support-set quality.
 
-Support-set quality is :func:`core.fewshot.quality.support_quality`, the same numbers and advice
-the reports show.
+Support-set quality is :func:`core.fewshot.quality.support_quality` with the model's stored
+:class:`~core.fewshot.quality.AccuracyEstimate`: the same numbers and advice the reports show.
 
 Plain functions and values (no Qt), run in the model worker. Probabilities and prediction sets
 come from the same classifier :func:`core.scoring.pipeline.score_images` uses.
@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.embedding import CancelToken, ProgressFn
+from core.fewshot.quality import LEAVE_ONE_OUT_CAVEAT as LEAVE_ONE_OUT_CAVEAT
+from core.fewshot.quality import NO_ESTIMATE_ADVICE as NO_ESTIMATE_ADVICE
+from core.fewshot.quality import NO_ESTIMATE_REASON as NO_ESTIMATE_REASON
+from core.fewshot.quality import AccuracyEstimate as AccuracyEstimate
 from core.fewshot.quality import ClassQuality as ClassQuality
+from core.fewshot.quality import model_accuracy_estimate
+from core.fewshot.quality import pooled_leave_one_out as pooled_leave_one_out
 from core.fewshot.quality import support_quality as core_support_quality
 from core.scoring.pipeline import AdaptResult, ProjectModel, ScoringError, adapt_project, load_project_model
 from core.store import Project
@@ -144,6 +150,8 @@ def explain(model: ProjectModel, path: str, coverage: float, k: int = 3) -> Imag
     )
 
 
-def support_quality(model: ProjectModel) -> list[ClassQuality]:
-    """Leave-one-out accuracy per class with its 95 % interval and advice (core's, as reports show it)."""
-    return core_support_quality(model.classifier)
+def support_quality(model: ProjectModel) -> tuple[list[ClassQuality], AccuracyEstimate | None]:
+    """Per class: expected accuracy on new images and leave-one-out accuracy, each with its 95 % interval,
+    and advice (core's, as reports show it); and the overall estimate, None when the model has none."""
+    estimate = model_accuracy_estimate(model.state.settings)
+    return core_support_quality(model.classifier, estimate), estimate

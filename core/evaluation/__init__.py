@@ -3,6 +3,7 @@
 from core.evaluation.dataset import FolderDataset, load_folder_dataset
 from core.evaluation.episodes import Episode, eligible_classes, sample_episodes
 from core.evaluation.metrics import auroc, expected_calibration_error, mean_ci95
+from core.evaluation.provenance import run_provenance
 from core.evaluation.runner import EpisodeRecord, EvalReport, ShotResult, embed_dataset, evaluate, run_episode, summarise
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "load_folder_dataset",
     "mean_ci95",
     "run_episode",
+    "run_provenance",
     "sample_episodes",
     "summarise",
 ]

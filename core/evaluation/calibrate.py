@@ -1,126 +1,212 @@
 """Meta-fitting the shipped calibration from development episodes (see resources/fewshot_calibration.json).
 
-Given the :class:`EpisodeRecord` of many episodes per dataset and shot count, fit
+Given the :class:`EpisodeRecord` of many episodes per domain (any shot counts, adapted or not), fit
 
-- one temperature per shot count: the one with the smallest worst-case ECE over the datasets,
-  between their NLL optima, so no single dataset or modality dominates;
-- the exponent by which the temperature follows the support set's scale: the one whose worst-case
-  ECE, averaged over shot counts, is smallest (0 among the candidates: no scaling);
-- the cumulative-probability threshold at which prediction sets reach each target coverage
-  (with the "none of these" rejection active, as the product uses them);
-- the novelty threshold that rejects about ``false_rejection`` of known queries.
+- the temperature model: log T = weights . features(task statistics), the weights minimising the
+  query NLL averaged over domains with equal weight (so the domain with the most images does not
+  decide), with a small ridge pull toward "no dependence" on the statistics;
+- the cumulative-probability threshold at which prediction sets reach each target coverage on every
+  domain (with "none of these" active, as the product uses them);
+- the novelty cuts (frozen and adapted embeddings) that reject about ``false_rejection`` of known
+  queries on the domain that needs the highest cut.
+
+What counts is how these hold on a domain they were not fitted on: bench/lodo.py fits them on three
+development domains and reports on the fourth.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
+import numpy.typing as npt
+from scipy import optimize
 
 from core.evaluation.metrics import expected_calibration_error
 from core.evaluation.runner import EpisodeRecord
-from core.fewshot.calibration import Calibration, fit_temperature, prediction_sets, softmax
+from core.fewshot.calibration import LOG_T_GRID, TEMPERATURE_FEATURES, Calibration, loo_nll_curve, prediction_sets, softmax
 
 COVERAGES = (0.8, 0.85, 0.9, 0.95)
-EXPONENTS = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0)  # candidate task-scale exponents (see core.fewshot.calibration)
+# temperature-model variants, chosen between by leave-one-domain-out within the fitting domains:
+# which prior features are free (the rest stay 0) and whether the support set's leave-one-out evidence is used
+VARIANTS: dict[str, tuple[tuple[str, ...], bool]] = {
+    "shots": (("bias", "log_shots"), False),
+    "shots+scale": (("bias", "log_shots", "log_scale"), False),
+    "shots+loo": (("bias", "log_shots"), True),
+    "shots+scale+loo": (("bias", "log_shots", "log_scale"), True),
+}
+_FROZEN = 3  # the first three weights make the prior of the frozen embedding; the rest are adaptation's factor
 
 
-def _novelty(logits: np.ndarray, spread: float) -> np.ndarray:  # type: ignore[type-arg]
-    return np.asarray(-logits.max(axis=1) / spread)
+def _novelty(logits: npt.NDArray[np.float64], spread: float) -> npt.NDArray[np.float64]:
+    return np.asarray(-logits.max(axis=1) / spread, dtype=np.float64)
+
+
+class _Domain:
+    """One domain's episodes, arranged for fast evaluation of many candidate calibrations."""
+
+    def __init__(self, records: Sequence[EpisodeRecord]) -> None:
+        if any(r.stats is None for r in records):
+            raise ValueError("episode records need their task statistics to fit the temperature model")
+        self.records = list(records)
+        self.x = np.stack([r.stats.features() for r in records if r.stats is not None])
+        curves = [loo_nll_curve(r.support_loo, r.support_targets) if r.support_targets is not None else None for r in records]
+        self.has_curve = np.array([c is not None for c in curves])
+        self.curves = np.stack([c if c is not None else np.zeros_like(LOG_T_GRID) for c in curves])
+        self.adapted = np.array([bool(r.stats is not None and r.stats.adapted) for r in records])
+        self.groups = []
+        for ways in sorted({r.logits.shape[1] for r in records}):
+            idx = [i for i, r in enumerate(records) if r.logits.shape[1] == ways]
+            logits = np.concatenate([records[i].logits for i in idx])
+            targets = np.concatenate([records[i].targets for i in idx])
+            episode = np.concatenate([np.full(len(records[i].targets), i) for i in idx])
+            self.groups.append((logits, targets, episode))
+        self.queries = sum(len(r.targets) for r in records)
+
+    def log_temperatures(self, weights: npt.NDArray[np.float64], strength: float, shift: float = 0.0) -> npt.NDArray[np.float64]:
+        prior = self.x[:, :_FROZEN] @ weights[:_FROZEN]
+        frozen = prior.copy()
+        if math.isfinite(strength) and self.has_curve.any():
+            rows = self.has_curve
+            objective = self.curves[rows] + strength * (LOG_T_GRID[None, :] - (prior[rows, None] - shift)) ** 2
+            frozen[rows] = LOG_T_GRID[objective.argmin(axis=1)] + shift
+        return np.clip(frozen + self.x[:, _FROZEN:] @ weights[_FROZEN:], -7.0, 7.0)
+
+    def nll(self, log_t: npt.NDArray[np.float64]) -> float:
+        total = 0.0
+        for logits, targets, episode in self.groups:
+            z = logits / np.exp(log_t[episode])[:, None]
+            z = z - z.max(axis=1, keepdims=True)
+            total -= float((z[np.arange(len(z)), targets] - np.log(np.exp(z).sum(axis=1))).sum())
+        return total / max(self.queries, 1)
+
+
+def fit_temperature_model(domains: Sequence[_Domain], variant: str) -> tuple[npt.NDArray[np.float64], float, float]:
+    """Weights and leave-one-out strength minimising the query NLL averaged over domains (equal weight).
+
+    The frozen embedding's prior (and strength) are fitted on episodes without adaptation, then
+    adaptation's factor on the adapted ones, the frozen part held fixed.
+    """
+    free, use_loo = VARIANTS[variant]
+    free_idx = [TEMPERATURE_FEATURES.index(f) for f in free]
+
+    def unpack(theta: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], float, float]:
+        w = np.zeros(len(TEMPERATURE_FEATURES))
+        w[free_idx] = theta[: len(free_idx)]
+        return (w, float(np.exp(theta[-2])), float(theta[-1])) if use_loo else (w, math.inf, 0.0)
+
+    def frozen_loss(theta: npt.NDArray[np.float64]) -> float:
+        w, strength, shift = unpack(theta)
+        return float(np.mean([d.nll(d.log_temperatures(w, strength, shift)) for d in frozen_domains]))
+
+    frozen_domains = [_subset(d, ~d.adapted) for d in domains]
+    frozen_domains = [d for d in frozen_domains if d.queries]
+    start = np.array([math.log(0.5)] + [0.0] * (len(free_idx) - 1) + ([math.log(3.0), 0.0] if use_loo else []))
+    best = optimize.minimize(frozen_loss, start, method="Nelder-Mead", options={"xatol": 1e-3, "fatol": 1e-5, "maxiter": 800})
+    w, strength, shift = unpack(best.x)
+    adapted_domains = [d for d in (_subset(d, d.adapted) for d in domains) if d.queries]
+    if adapted_domains:
+
+        def adapted_loss(theta: npt.NDArray[np.float64]) -> float:
+            w2 = w.copy()
+            w2[_FROZEN:] = theta
+            return float(np.mean([d.nll(d.log_temperatures(w2, strength, shift)) for d in adapted_domains]))
+
+        fit = optimize.minimize(adapted_loss, np.array([0.0, 1.0]), method="Nelder-Mead", options={"xatol": 1e-3, "fatol": 1e-5})
+        w[_FROZEN:] = fit.x
+    return w, strength, shift
+
+
+def _subset(domain: _Domain, keep: npt.NDArray[np.bool_]) -> _Domain:
+    return _Domain([r for r, k in zip(domain.records, keep, strict=True) if k]) if keep.any() else _EMPTY
+
+
+class _Empty(_Domain):
+    def __init__(self) -> None:
+        self.records, self.queries = [], 0
+
+
+_EMPTY = _Empty()
+
+
+def choose_variant(records: Mapping[str, Sequence[EpisodeRecord]]) -> tuple[str, dict[str, float]]:
+    """The variant with the smallest worst-domain ECE when each fitting domain is held out in turn."""
+    domains = {name: _Domain(recs) for name, recs in records.items()}
+    worst = {}
+    for variant in VARIANTS:
+        eces = []
+        for held in domains:
+            w, strength, shift = fit_temperature_model([d for n, d in domains.items() if n != held], variant)
+            d = domains[held]
+            eces.append(_ece(d, d.log_temperatures(w, strength, shift)))
+        worst[variant] = max(eces)
+    return min(worst, key=lambda v: worst[v]), worst
+
+
+def _ece(domain: _Domain, log_t: npt.NDArray[np.float64]) -> float:
+    conf, ok = [], []
+    for r, lt in zip(domain.records, log_t, strict=True):
+        p = softmax(r.logits / math.exp(lt))
+        conf.append(p.max(1))
+        ok.append(p.argmax(1) == r.targets)
+    return expected_calibration_error(np.concatenate(conf), np.concatenate(ok))
 
 
 def fit_calibration(
-    records: Mapping[str, Sequence[EpisodeRecord]], false_rejection: float = 0.02, exponents: Sequence[float] = EXPONENTS
+    records: Mapping[str, Sequence[EpisodeRecord]], false_rejection: float = 0.02, variant: str | None = None
 ) -> Calibration:
-    """records: dataset name -> episode records (any shot counts)."""
-    by_shots: dict[int, dict[str, list[EpisodeRecord]]] = defaultdict(lambda: defaultdict(list))
-    for name, recs in records.items():
-        for r in recs:
-            by_shots[r.shots][name].append(r)
-    shots = sorted(by_shots)
-    scales = [r.support_scale for recs in records.values() for r in recs if r.support_scale > 0]
-    reference = float(np.median(scales)) if scales else 1.0
+    """The whole calibration from ``records`` (domain name -> episode records of any shots, adapted or not).
 
-    def fitted(exponent: float) -> tuple[float, list[float]]:
-        """Mean over shot counts of the worst dataset's ECE, and the temperatures, for one exponent."""
-        factor = _task_factor(reference, exponent)
-        temps = [_minimax_temperature(by_shots[k], factor) for k in shots]
-        worst = [_worst_ece(by_shots[k], t, factor) for k, t in zip(shots, temps, strict=True)]
-        return float(np.mean(worst)), temps
-
-    results = {e: fitted(e) for e in exponents}
-    exponent = min(results, key=lambda e: results[e][0])
-    temps = results[exponent][1]
-    factor = _task_factor(reference, exponent)
-    # per-dataset quantile, then the largest: a threshold that rejects few known queries anywhere
-    unknown_threshold = float(
-        max(np.quantile(np.concatenate([_novelty(r.logits, r.spread) for r in recs]), 1 - false_rejection) for recs in records.values())
-    )
-    values = []
-    for cov in COVERAGES:
-        row = []
-        for k, t in zip(shots, temps, strict=True):
-            row.append(_set_threshold(by_shots[k], t, cov, unknown_threshold, factor))
-        values.append(tuple(row))
-    return Calibration(
-        temperature_shots=tuple(float(k) for k in shots),
-        temperature_values=tuple(temps),
-        set_coverages=COVERAGES,
-        set_shots=tuple(float(k) for k in shots),
-        set_values=tuple(values),
-        unknown_threshold=unknown_threshold,
-        scale_exponent=float(exponent),
-        scale_reference=reference,
-    )
-
-
-def _task_factor(reference: float, exponent: float) -> Callable[[EpisodeRecord], float]:
-    """Per-episode temperature multiplier, as :meth:`Calibration.task_factor` computes it."""
-    cal = Calibration(scale_exponent=exponent, scale_reference=reference)
-    return lambda r: cal.task_factor(r.support_scale)
-
-
-def _worst_ece(datasets: Mapping[str, Sequence[EpisodeRecord]], t: float, factor: Callable[[EpisodeRecord], float]) -> float:
-    eces = []
-    for recs in datasets.values():
-        proba = [softmax(r.logits / (t * factor(r))) for r in recs]
-        conf = np.concatenate([p.max(1) for p in proba])
-        ok = np.concatenate([p.argmax(1) == r.targets for p, r in zip(proba, recs, strict=True)])
-        eces.append(expected_calibration_error(conf, ok))
-    return max(eces)
-
-
-def _minimax_temperature(datasets: Mapping[str, Sequence[EpisodeRecord]], factor: Callable[[EpisodeRecord], float]) -> float:
-    """The temperature whose worst ECE over the datasets is smallest (robust across modalities).
-
-    Searched between the per-dataset NLL optima, where the compromise must lie.
+    ``variant`` None chooses the temperature model by leave-one-domain-out within ``records``.
     """
-    fits = []
-    for recs in datasets.values():
-        fits.append(fit_temperature(np.concatenate([r.logits / factor(r) for r in recs]), np.concatenate([r.targets for r in recs])))
-    grid = np.exp(np.linspace(np.log(min(fits)), np.log(max(fits)), 41))
-    return float(min(grid, key=lambda t: _worst_ece(datasets, t, factor)))
+    chosen, worst = (variant, {}) if variant else choose_variant(records)
+    w, strength, shift = fit_temperature_model([_Domain(recs) for recs in records.values()], chosen)
+    cal = Calibration(temperature_weights=tuple(float(v) for v in w), loo_strength=strength, loo_shift=shift)
+    temps = {
+        name: [cal.task_temperature(r.stats, r.support_loo, r.support_targets) for r in recs if r.stats is not None]
+        for name, recs in records.items()
+    }
+    cuts = {}
+    for adapted in (False, True):
+        scores = [
+            np.concatenate(sel)
+            for recs in records.values()
+            if (sel := [_novelty(r.logits, r.spread) for r in recs if r.stats is not None and r.stats.adapted == adapted])
+        ]
+        cuts[adapted] = float(max(np.quantile(s, 1 - false_rejection) for s in scores)) if scores else None
+    frozen_cut = cuts[False]
+    unknown = frozen_cut if frozen_cut is not None else Calibration().unknown_threshold
+    cal = replace(cal, unknown_threshold=unknown, adapted_unknown_threshold=cuts[True])
+    shots = sorted({int(r.shots) for recs in records.values() for r in recs})
+    values = [tuple(_set_threshold(records, temps, cal, cov, k) for k in shots) for cov in COVERAGES]
+    extra = {"temperature_model": chosen, "variant_worst_ece": {k: round(v, 4) for k, v in worst.items()}}
+    return replace(cal, set_coverages=COVERAGES, set_shots=tuple(float(k) for k in shots), set_values=tuple(values), extra=extra)
 
 
 def _set_threshold(
-    datasets: Mapping[str, Sequence[EpisodeRecord]],
-    temperature: float,
+    records: Mapping[str, Sequence[EpisodeRecord]],
+    temps: Mapping[str, Sequence[float]],
+    cal: Calibration,
     coverage: float,
-    unknown: float,
-    factor: Callable[[EpisodeRecord], float],
+    shots: int,
 ) -> float:
-    """Smallest threshold whose sets cover at least ``coverage`` on every dataset's average (bisection)."""
+    """Smallest threshold whose sets cover at least ``coverage`` on every domain (bisection)."""
+    chosen = {
+        name: [(r, t) for r, t in zip(recs, temps[name], strict=True) if r.shots == shots and r.stats is not None]
+        for name, recs in records.items()
+    }
+    chosen = {name: pairs for name, pairs in chosen.items() if pairs}
 
     def worst_coverage(threshold: float) -> float:
         covs = []
-        for recs in datasets.values():
+        for pairs in chosen.values():
             hits = []
-            for r in recs:
-                sets = prediction_sets(softmax(r.logits / (temperature * factor(r))), threshold)
-                rejected = _novelty(r.logits, r.spread) > unknown
-                hits += [(t in s) and not rej for t, s, rej in zip(r.targets, sets, rejected, strict=True)]
+            for r, t in pairs:
+                sets = prediction_sets(softmax(r.logits / t), threshold)
+                rejected = _novelty(r.logits, r.spread) > cal.unknown_cut(bool(r.stats and r.stats.adapted))
+                hits += [(tg in s) and not rej for tg, s, rej in zip(r.targets, sets, rejected, strict=True)]
             covs.append(np.mean(hits))
         return float(min(covs))
 
@@ -132,24 +218,3 @@ def _set_threshold(
         else:
             lo = mid
     return hi
-
-
-def fit_adapted(records: Mapping[str, Sequence[EpisodeRecord]], base: Calibration, false_rejection: float = 0.02) -> Calibration:
-    """Add the adapted-embedding temperature scale and novelty cut to ``base``, from adapted episodes."""
-    base_t = {name: [base.task_temperature(r.shots, r.support_scale) * r.adaptation_ratio for r in recs] for name, recs in records.items()}
-    grid = np.exp(np.linspace(np.log(0.3), np.log(3.0), 61))
-
-    def worst(scale: float) -> float:
-        eces = []
-        for name, recs in records.items():
-            proba = [softmax(r.logits / (t * scale)) for r, t in zip(recs, base_t[name], strict=True)]
-            conf = np.concatenate([p.max(1) for p in proba])
-            ok = np.concatenate([p.argmax(1) == r.targets for p, r in zip(proba, recs, strict=True)])
-            eces.append(expected_calibration_error(conf, ok))
-        return max(eces)
-
-    scale = float(min(grid, key=worst))
-    cut = float(
-        max(np.quantile(np.concatenate([_novelty(r.logits, r.spread) for r in recs]), 1 - false_rejection) for recs in records.values())
-    )
-    return replace(base, adapted_scale=scale, adapted_unknown_threshold=cut)

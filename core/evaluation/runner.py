@@ -7,6 +7,7 @@ report.to_dict()   # the JSON of ``raresight eval``
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -31,8 +32,9 @@ from core.embedding.progress import report
 from core.evaluation.dataset import FolderDataset, load_folder_dataset
 from core.evaluation.episodes import Episode, sample_episodes
 from core.evaluation.metrics import auroc, expected_calibration_error, mean_ci95
+from core.evaluation.provenance import run_provenance
 from core.fewshot import FeatureConfig, PrototypicalClassifier
-from core.fewshot.calibration import softmax
+from core.fewshot.calibration import TaskStatistics, mean_confidence, softmax
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,10 @@ class EpisodeRecord:
     adapt_seconds: float
     infer_seconds: float
     adaptation_ratio: float = 1.0
-    support_scale: float = 0.0  # of the frozen support embedding; 0: unknown (the temperature ignores it)
+    support_scale: float = 0.0  # of the frozen support embedding
+    stats: TaskStatistics | None = None  # the support set's statistics the temperature follows
+    support_loo: FloatArray | None = None  # (n_support, ways) frozen leave-one-out logits, NaN rows for singletons
+    support_targets: npt.NDArray[np.int64] | None = None  # (n_support,) column of each support example's class
 
 
 @dataclass
@@ -72,6 +77,11 @@ class ShotResult:
     open_set_auroc: float
     adapt_seconds: float
     infer_seconds_per_image: float
+    # the app's accuracy estimate (mean calibrated confidence over the episode's unlabelled queries), averaged
+    # over episodes, and its mean absolute and signed error against each episode's true query accuracy
+    estimated_accuracy: float = float("nan")
+    estimate_abs_error: float = float("nan")
+    estimate_signed_error: float = float("nan")
     # per episode, in episode order: two runs with the same seed can be compared pairwise
     episode_accuracy: list[float] = field(default_factory=list)
 
@@ -82,9 +92,26 @@ class EvalReport:
     backbone: str
     adapt: str
     results: list[ShotResult] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)  # see core.evaluation.provenance
 
     def to_dict(self) -> dict[str, Any]:
-        return {"dataset": self.dataset, "backbone": self.backbone, "adapt": self.adapt, "results": [asdict(r) for r in self.results]}
+        """Strict JSON values: a metric that could not be measured (NaN) is None."""
+        results = [asdict(r) for r in self.results]
+        out: dict[str, Any] = _finite_or_none(
+            {"dataset": self.dataset, "backbone": self.backbone, "adapt": self.adapt, "results": results, "provenance": self.provenance}
+        )
+        return out
+
+
+def _finite_or_none(value: Any) -> Any:
+    """``value`` with every NaN or infinity, however deeply nested, replaced by None (JSON has neither)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_none(v) for v in value]
+    return value
 
 
 def embed_dataset(
@@ -126,6 +153,9 @@ def run_episode(clf: PrototypicalClassifier, emb: EmbeddingResult, ds: FolderDat
         infer_seconds=infer,
         adaptation_ratio=clf.adaptation_ratio_,
         support_scale=clf.support_scale_,
+        stats=clf.task_stats_,
+        support_loo=clf.frozen_loo_,
+        support_targets=clf.support_labels_,
     )
 
 
@@ -137,10 +167,12 @@ def summarise(records: Sequence[EpisodeRecord], ways: int, shots: int, embed_sec
     ok: list[npt.NDArray[np.bool_]] = []
     covered: list[bool] = []
     sizes: list[int] = []
+    estimates: list[float] = []
     for r in records:
         proba = softmax(r.logits / r.temperature)
         pred = proba.argmax(1)
         accs.append(float((pred == r.targets).mean()))
+        estimates.append(mean_confidence(proba))
         conf.append(proba.max(1))
         conf_raw.append(softmax(r.logits).max(1))
         ok.append(pred == r.targets)
@@ -151,6 +183,7 @@ def summarise(records: Sequence[EpisodeRecord], ways: int, shots: int, embed_sec
             aurocs.append(auroc(-r.logits.max(axis=1) / r.spread, -r.unknown_logits.max(axis=1) / r.spread))
     acc, ci = mean_ci95(accs)
     conf_all, ok_all = np.concatenate(conf), np.concatenate(ok)
+    errors = np.array(estimates) - np.array(accs)
     return ShotResult(
         ways=ways,
         shots=shots,
@@ -164,6 +197,9 @@ def summarise(records: Sequence[EpisodeRecord], ways: int, shots: int, embed_sec
         open_set_auroc=float(np.nanmean(aurocs)) if aurocs else float("nan"),
         adapt_seconds=float(np.mean([r.adapt_seconds for r in records])),
         infer_seconds_per_image=embed_seconds + float(np.mean([r.infer_seconds for r in records])),
+        estimated_accuracy=float(np.mean(estimates)),
+        estimate_abs_error=float(np.abs(errors).mean()),
+        estimate_signed_error=float(errors.mean()),
         episode_accuracy=[round(a, 4) for a in accs],
     )
 
@@ -190,7 +226,19 @@ def evaluate(
     emb, embed_seconds = embed_dataset(ds, backbone, adaptable, lambda f, m: report(progress, 0.2 * f, m), cancel)
     usable = emb.ok & ~_in_several_classes(emb, ds)
     readable = np.flatnonzero(usable)
-    out = EvalReport(dataset=str(dataset_dir), backbone=backbone, adapt=adapt)
+    prov = run_provenance(
+        dataset_dir,
+        seed=seed,
+        queries=queries,
+        ways=ways,
+        shots=shots,
+        episodes=episodes,
+        groups=groups,
+        coverage=coverage,
+        backbone=backbone,
+        adapt=adapt,
+    )
+    out = EvalReport(dataset=str(dataset_dir), backbone=backbone, adapt=adapt, provenance=prov)
     total = len(shots) * episodes
     for si, k in enumerate(shots):
         eff_ways, eps = sample_episodes(ds.labels[readable], ds.groups[readable], ways, k, queries, episodes, seed)

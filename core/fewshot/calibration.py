@@ -33,33 +33,101 @@ CALIBRATION_RESOURCE = "fewshot_calibration.json"
 FloatArray = npt.NDArray[np.float64]
 
 
+# Inputs of the prior temperature model, in order: log T_prior = weights . features(task statistics).
+TEMPERATURE_FEATURES = ("bias", "log_shots", "log_scale", "adapted", "log_ratio")
+# log-temperatures on which the support set's leave-one-out likelihood is evaluated (T from 0.01 to 100)
+LOG_T_GRID = np.linspace(math.log(1e-2), math.log(1e2), 161)
+
+
+@dataclass(frozen=True)
+class TaskStatistics:
+    """What a support set says about its task, measured on the support set alone.
+
+    shots: mean examples per class; ways: classes; support_scale: mean distance of the frozen
+    embeddings to their centre before the L2; spread: typical squared distance of an example to its
+    own prototype, leave-one-out (one shot: half the prototype gap); prototype_gap: mean squared
+    distance between prototypes; adapted / adaptation_ratio: whether adaptation ran and how far it
+    pulled the classes apart.
+    """
+
+    shots: float
+    ways: int
+    support_scale: float
+    spread: float
+    prototype_gap: float
+    adapted: bool = False
+    adaptation_ratio: float = 1.0
+
+    def features(self) -> FloatArray:
+        """(len(TEMPERATURE_FEATURES),) inputs of the prior temperature model."""
+        return np.array(
+            [
+                1.0,
+                math.log(max(self.shots, 1.0)),
+                math.log(max(self.support_scale, 1e-6)),
+                float(self.adapted),
+                math.log(max(self.adaptation_ratio, 1.0)) if self.adapted else 0.0,
+            ]
+        )
+
+
+def loo_nll_curve(loo_logits: FloatArray | None, targets: npt.NDArray[np.int64]) -> FloatArray | None:
+    """Summed NLL of the support set's leave-one-out predictions at each temperature of LOG_T_GRID, or None.
+
+    loo_logits: (n_support, n_classes) with NaN rows for examples that cannot be left out.
+    """
+    if loo_logits is None:
+        return None
+    rows = ~np.isnan(loo_logits[:, 0])
+    if not rows.any():
+        return None
+    z = loo_logits[rows][None, :, :] / np.exp(LOG_T_GRID)[:, None, None]  # (grid, n, k)
+    z = z - z.max(axis=2, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=2, keepdims=True))
+    picked = np.take_along_axis(log_p, targets[rows][None, :, None], axis=2)[..., 0]
+    return np.asarray(-picked.sum(axis=1), dtype=np.float64)
+
+
+def map_log_temperature(prior: float, strength: float, curve: FloatArray | None, shift: float = 0.0) -> float:
+    """The log-temperature that best balances the support set's leave-one-out likelihood (``curve``) against
+    a Gaussian prior on log T centred on ``prior`` with precision ``strength`` (per unit of squared log T).
+
+    ``shift`` corrects the leave-one-out evidence for its bias: a left-out example meets prototypes of one
+    example fewer than a new image does, so its best temperature is off by a meta-fitted factor."""
+    if curve is None or not math.isfinite(strength):
+        return prior
+    return float(LOG_T_GRID[np.argmin(curve + strength * (LOG_T_GRID - (prior - shift)) ** 2)]) + shift
+
+
 @dataclass(frozen=True)
 class Calibration:
     """Meta-fitted calibration for one backbone; see the module docstring."""
 
-    temperature_shots: tuple[float, ...] = (1.0, 5.0)
-    temperature_values: tuple[float, ...] = (0.1, 0.1)
+    temperature_weights: tuple[float, ...] = (math.log(0.3), 0.0, 0.0, 0.0, 0.0)
+    loo_strength: float = math.inf  # prior precision against the support set's evidence; inf: ignore the evidence
+    loo_shift: float = 0.0  # log-temperature correction of the leave-one-out evidence (see map_log_temperature)
     set_coverages: tuple[float, ...] = (0.9,)
     set_shots: tuple[float, ...] = (1.0, 5.0)
     set_values: tuple[tuple[float, ...], ...] = ((0.9, 0.9),)  # [coverage][shots]
     unknown_threshold: float = 3.0
-    adapted_scale: float = 1.0  # temperature multiplier once the embedding was adapted to the support set
     adapted_unknown_threshold: float | None = None  # adaptation tightens the support set, so novelty needs its own cut
-    scale_exponent: float = 0.0  # 0: the temperature ignores the support set's scale
-    scale_reference: float = 1.0
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def temperature(self, shots: float) -> float:
-        return float(math.exp(_interp_log(shots, self.temperature_shots, [math.log(v) for v in self.temperature_values])))
+    def task_temperature(
+        self, stats: TaskStatistics, loo_logits: FloatArray | None = None, loo_targets: npt.NDArray[np.int64] | None = None
+    ) -> float:
+        """Softmax temperature for logits ``-squared distance`` of the task these statistics describe.
 
-    def task_factor(self, support_scale: float) -> float:
-        """Temperature multiplier for a support set of mean distance ``support_scale`` to its centre (frozen features)."""
-        if self.scale_exponent == 0.0 or support_scale <= 0.0:
-            return 1.0
-        return float((self.scale_reference / support_scale) ** self.scale_exponent)
+        With the support set's frozen leave-one-out logits, the prior temperature moves toward what
+        they show (MAP in log T); adaptation's factor applies on top.
+        """
+        curve = None if loo_logits is None or loo_targets is None else loo_nll_curve(loo_logits, loo_targets)
+        return self.temperature_from_curve(stats, curve)
 
-    def task_temperature(self, shots: float, support_scale: float) -> float:
-        return self.temperature(shots) * self.task_factor(support_scale)
+    def temperature_from_curve(self, stats: TaskStatistics, curve: FloatArray | None) -> float:
+        w, x = np.asarray(self.temperature_weights), stats.features()
+        frozen = map_log_temperature(float(w[:3] @ x[:3]), self.loo_strength, curve, self.loo_shift)
+        return float(math.exp(min(max(frozen + float(w[3:] @ x[3:]), -7.0), 7.0)))
 
     def unknown_cut(self, adapted: bool) -> float:
         """Novelty above which a query is "none of these"."""
@@ -77,19 +145,20 @@ class Calibration:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Calibration:
         try:
+            model = data["temperature"]
+            if tuple(model["features"]) != TEMPERATURE_FEATURES:
+                raise ValueError(f"temperature features {model['features']} are not {list(TEMPERATURE_FEATURES)}")
             return cls(
-                temperature_shots=tuple(float(v) for v in data["temperature"]["shots"]),
-                temperature_values=tuple(float(v) for v in data["temperature"]["values"]),
+                temperature_weights=tuple(float(v) for v in model["weights"]),
+                loo_strength=math.inf if model.get("loo_strength") is None else float(model["loo_strength"]),
+                loo_shift=float(model.get("loo_shift", 0.0)),
                 set_coverages=tuple(float(v) for v in data["set_threshold"]["coverages"]),
                 set_shots=tuple(float(v) for v in data["set_threshold"]["shots"]),
                 set_values=tuple(tuple(float(v) for v in row) for row in data["set_threshold"]["values"]),
                 unknown_threshold=float(data["unknown_threshold"]),
-                adapted_scale=float(data.get("adapted_scale", 1.0)),
                 adapted_unknown_threshold=None
                 if data.get("adapted_unknown_threshold") is None
                 else float(data["adapted_unknown_threshold"]),
-                scale_exponent=float(data.get("task_scale", {}).get("exponent", 0.0)),
-                scale_reference=float(data.get("task_scale", {}).get("reference", 1.0)),
                 extra={k: v for k, v in data.items() if k not in _KNOWN_KEYS},
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -97,21 +166,24 @@ class Calibration:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "temperature": {"shots": list(self.temperature_shots), "values": list(self.temperature_values)},
+            "temperature": {
+                "features": list(TEMPERATURE_FEATURES),
+                "weights": list(self.temperature_weights),
+                "loo_strength": self.loo_strength if math.isfinite(self.loo_strength) else None,
+                "loo_shift": self.loo_shift,
+            },
             "set_threshold": {
                 "coverages": list(self.set_coverages),
                 "shots": list(self.set_shots),
                 "values": [list(r) for r in self.set_values],
             },
             "unknown_threshold": self.unknown_threshold,
-            "adapted_scale": self.adapted_scale,
             "adapted_unknown_threshold": self.adapted_unknown_threshold,
-            "task_scale": {"exponent": self.scale_exponent, "reference": self.scale_reference},
             **self.extra,
         }
 
 
-_KNOWN_KEYS = {"temperature", "set_threshold", "unknown_threshold", "adapted_scale", "adapted_unknown_threshold", "task_scale"}
+_KNOWN_KEYS = {"temperature", "set_threshold", "unknown_threshold", "adapted_unknown_threshold"}
 
 
 def support_scale(z: npt.NDArray[np.floating[Any]]) -> float:
@@ -125,8 +197,7 @@ def _interp_log(shots: float, xs: tuple[float, ...], ys: list[float]) -> float:
 
 def load_calibration(backbone_id: str) -> Calibration:
     """The shipped calibration for ``backbone_id``; an uncalibrated default (with a note in the log) if none."""
-    text = resources.files("resources").joinpath(CALIBRATION_RESOURCE).read_text(encoding="utf-8")
-    table = json.loads(text).get("backbones", {})
+    table = json.loads(_calibration_text()).get("backbones", {})
     if ".rsbackbone" in backbone_id and "efficientnet-lite0" in table:
         # A meta-trained file retrains only the upper layers, distilled toward the pretrained ones:
         # its base's calibration is the nearest one shipped (until meta-train fits its own).
@@ -183,3 +254,40 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+CALIBRATION_ENV = "RARESIGHT_CALIBRATION"
+
+
+def _calibration_text() -> str:
+    """The shipped calibration JSON, or the file ``$RARESIGHT_CALIBRATION`` names (same format) when set.
+
+    The override lets tests and experiments try another calibration without editing the installed file.
+    """
+    import os
+
+    override = os.environ.get(CALIBRATION_ENV)
+    if not override:
+        return resources.files("resources").joinpath(CALIBRATION_RESOURCE).read_text(encoding="utf-8")
+    try:
+        with open(override, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise ModelError(f"{CALIBRATION_ENV}={override}: cannot read the calibration file ({exc.strerror})") from exc
+
+
+def calibration_id(cal: Calibration) -> str:
+    """A short stable name for ``cal``'s values (sha256 of its canonical JSON, 12 hex digits)."""
+    import hashlib
+
+    canonical = json.dumps(cal.to_dict(), sort_keys=True)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+
+
+def mean_confidence(proba: FloatArray) -> float:
+    """Expected accuracy on images with calibrated probabilities ``proba`` (n, k): their mean top probability.
+
+    If the probabilities are calibrated, the top one is the chance the prediction is right, so its
+    mean over unlabelled images estimates the accuracy on them without knowing their labels.
+    """
+    return float(proba.max(axis=1).mean()) if len(proba) else float("nan")

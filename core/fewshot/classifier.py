@@ -24,7 +24,7 @@ import numpy.typing as npt
 from core.embedding import DEFAULT_BACKBONE, CancelToken, Embedder, EmbeddingCache, EmbeddingResult, ImageLike, ProgressFn, load_backbone
 from core.errors import NotFittedError
 from core.fewshot import adaptation
-from core.fewshot.calibration import load_calibration, prediction_sets, softmax, support_scale, wilson_interval
+from core.fewshot.calibration import TaskStatistics, load_calibration, prediction_sets, softmax, support_scale, wilson_interval
 from core.fewshot.features import FeatureConfig, l2, transform
 from core.fewshot.validation import check_duplicates, check_empty_classes, check_labels, drop_unreadable
 
@@ -73,7 +73,6 @@ class PrototypicalClassifier:
     adapt_seconds: time budget of adaptation, seconds.
     features: which pooled backbone features to use; defaults measured on the dev sets.
     temperature: None for the meta-fitted calibration, or a fixed softmax temperature.
-    refine_temperature: blend in a leave-one-out temperature fitted on the support set (>= 2 shots).
     progress, cancel: for the long parts (embedding, adaptation).
     """
 
@@ -85,7 +84,6 @@ class PrototypicalClassifier:
         adapt_seconds: float = 20.0,
         features: FeatureConfig | None = None,
         temperature: float | None = None,
-        refine_temperature: bool = False,
         cache: bool = True,
         random_state: int = 0,
         progress: ProgressFn | None = None,
@@ -96,7 +94,6 @@ class PrototypicalClassifier:
         self.adapt_seconds = adapt_seconds
         self.features = features
         self.temperature = temperature
-        self.refine_temperature = refine_temperature
         self.cache = cache
         self.random_state = random_state
         self.progress = progress
@@ -126,32 +123,29 @@ class PrototypicalClassifier:
         self.adaptation_ratio_ = 1.0
         frozen = transform(emb.raw, self._backbone().layout, self._config)
         self.support_scale_ = support_scale(frozen)
+        # the support set's own evidence on how hard its task is: each example predicted from the others,
+        # in the frozen embedding (the adapted one was trained on these very examples)
+        self.frozen_loo_ = leave_one_out_logits(l2(frozen - frozen.mean(axis=0, keepdims=True)), codes, len(self.classes_))
         if self._should_adapt(emb):
             frozen_spread = _prototype_spread(frozen, codes)
             start = time.perf_counter()
+            loss_t = self.temperature or adaptation.loss_temperature(float(self.shots_.mean()), self.support_scale_)
             self._upper = adaptation.adapt_upper(
-                self._backbone(),
-                emb,
-                codes,
-                self._config,
-                self._temperature_for_shots(),
-                self.adapt_seconds,
-                self.random_state,
-                self.progress,
-                self.cancel,
+                self._backbone(), emb, codes, self._config, loss_t, self.adapt_seconds, self.random_state, self.progress, self.cancel
             )
             self.adapted_ = True
             self.adapt_seconds_ = time.perf_counter() - start
-            # adaptation pulls the support classes apart, inflating every logit; measured on the support set
-            # alone, the inflation scales the temperature so probabilities stay calibrated
+            # adaptation pulls the support classes apart, inflating every logit: measured on the support
+            # set alone, the ratio is one of the statistics the temperature follows
             self.adaptation_ratio_ = float(np.clip(_prototype_spread(self._base(emb), codes) / frozen_spread, 1.0, 10.0))
         z = self._base(emb) if self.adapted_ else frozen
         self._mean = z.mean(axis=0, keepdims=True)
         self.support_embeddings_ = l2(z - self._mean)
         self.prototypes_ = np.stack([self.support_embeddings_[codes == k].mean(axis=0) for k in range(len(self.classes_))])
-        self._loo = self._leave_one_out()
-        self.temperature_ = self._fit_temperature()
+        self._loo = leave_one_out_logits(self.support_embeddings_, codes, len(self.classes_))
         self._spread = self._support_spread()
+        self.task_stats_ = self._task_statistics()
+        self.temperature_ = self._fit_temperature()
         return self
 
     def fit_classes(self, support: Mapping[str, Sequence[ImageLike]]) -> PrototypicalClassifier:
@@ -263,38 +257,23 @@ class PrototypicalClassifier:
         return out
 
     # ------------------------------------------------------------------ support-set statistics
-    def _leave_one_out(self) -> FloatArray | None:
-        """Leave-one-out logits (n_support, n_classes) for classes with >= 2 examples; NaN rows otherwise."""
-        z, codes = self.support_embeddings_, self.support_labels_
-        n, k = len(z), len(self.classes_)
-        if self.shots_.max() < 2:
-            return None
-        sums = np.stack([z[codes == c].sum(axis=0) for c in range(k)])
-        logits = np.full((n, k), np.nan)
-        for i in range(n):
-            c = codes[i]
-            if self.shots_[c] < 2:
-                continue
-            protos = self.prototypes_.copy()
-            protos[c] = (sums[c] - z[i]) / (self.shots_[c] - 1)
-            logits[i] = -((z[i][None, :] - protos) ** 2).sum(axis=1)
-        return logits
-
-    def _temperature_for_shots(self) -> float:
-        if self.temperature is not None:
-            return self.temperature
-        return self._calibration.task_temperature(float(self.shots_.mean()), self.support_scale_)
+    def _task_statistics(self) -> TaskStatistics:
+        """What the support set says about how hard its task is (the calibration's inputs)."""
+        d = ((self.prototypes_[:, None] - self.prototypes_[None]) ** 2).sum(-1)
+        return TaskStatistics(
+            shots=float(self.shots_.mean()),
+            ways=len(self.classes_),
+            support_scale=self.support_scale_,
+            spread=self._spread,
+            prototype_gap=float(max(d[np.triu_indices(len(d), 1)].mean(), 1e-6)),
+            adapted=self.adapted_,
+            adaptation_ratio=self.adaptation_ratio_,
+        )
 
     def _fit_temperature(self) -> float:
-        meta = self._temperature_for_shots() * (self._calibration.adapted_scale * self.adaptation_ratio_ if self.adapted_ else 1.0)
-        if not self.refine_temperature or self._loo is None or self.temperature is not None:
-            return meta
-        from core.fewshot.calibration import fit_temperature
-
-        rows = ~np.isnan(self._loo[:, 0])
-        loo_t = fit_temperature(self._loo[rows], self.support_labels_[rows])
-        weight = rows.sum() / (rows.sum() + 25.0)  # trust the support set more as it grows
-        return float(np.exp((1 - weight) * np.log(meta) + weight * np.log(loo_t)))
+        if self.temperature is not None:
+            return self.temperature
+        return self._calibration.task_temperature(self.task_stats_, self.frozen_loo_, self.support_labels_)
 
     def _support_spread(self) -> float:
         """Typical squared distance of a support example to its own class prototype (leave-one-out where possible)."""
@@ -327,3 +306,22 @@ def _prototype_spread(z: npt.NDArray[np.float32], codes: npt.NDArray[np.int64]) 
     protos = np.stack([e[codes == k].mean(axis=0) for k in np.unique(codes)])
     d = ((protos[:, None] - protos[None]) ** 2).sum(-1)
     return float(max(d[np.triu_indices(len(d), 1)].mean(), 1e-6))
+
+
+def leave_one_out_logits(z: npt.NDArray[np.float32], codes: npt.NDArray[np.int64], n_classes: int) -> FloatArray | None:
+    """Minus squared distance of each support embedding (n, d) to every prototype, its own class's prototype
+    recomputed without it: (n, n_classes), NaN rows for classes with one example; None if no class has two."""
+    shots = np.bincount(codes, minlength=n_classes)
+    if shots.max() < 2:
+        return None
+    sums = np.stack([z[codes == c].sum(axis=0) for c in range(n_classes)])
+    protos = sums / np.maximum(shots, 1)[:, None]
+    logits = np.full((len(z), n_classes), np.nan)
+    for i in range(len(z)):
+        c = codes[i]
+        if shots[c] < 2:
+            continue
+        own = protos.copy()
+        own[c] = (sums[c] - z[i]) / (shots[c] - 1)
+        logits[i] = -((z[i][None, :] - own) ** 2).sum(axis=1)
+    return logits

@@ -3,13 +3,15 @@
 Everything a prediction depends on is stored, so that a model restored from a project file gives
 the same numbers as the one that was fitted (the GUI and ``raresight score`` both restore it):
 prototypes, temperature and the support embeddings (for explanations and leave-one-out) as
-safetensors arrays; the adapted upper layers' weights when adaptation ran; the feature settings and
-support-set identity as JSON.
+safetensors arrays; the adapted upper layers' weights when adaptation ran; the feature settings,
+support-set identity and the whole calibration it predicts with (set thresholds, novelty cuts) as JSON,
+so that a later edit of the shipped calibration file does not move a saved model's predictions.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import asdict
 from typing import Any
 
@@ -18,7 +20,7 @@ import torch
 
 from core.embedding import load_backbone
 from core.errors import ModelError
-from core.fewshot.calibration import load_calibration
+from core.fewshot.calibration import Calibration, calibration_id, load_calibration
 from core.fewshot.classifier import PrototypicalClassifier
 from core.fewshot.features import FeatureConfig
 from core.store.records import ModelState
@@ -27,6 +29,7 @@ from core.store.tensors import decode_safetensors, encode_safetensors
 STATE_FORMAT = 1
 _ARRAYS = ("support_embeddings", "support_labels", "shots", "mean", "prototypes", "loo")
 _fingerprints: dict[str, str] = {}
+log = logging.getLogger(__name__)
 
 
 def backbone_fingerprint(backbone_id: str) -> str:
@@ -62,6 +65,8 @@ def to_model_state(clf: PrototypicalClassifier, settings: dict[str, Any] | None 
         "adapted": bool(clf.adapted_),
         "adapt_seconds": round(float(clf.adapt_seconds_), 3),
         "adapt_mode": clf.adapt,
+        "calibration": clf._calibration.to_dict(),
+        "calibration_id": calibration_id(clf._calibration),
         **(settings or {}),
     }
     return ModelState(
@@ -70,7 +75,7 @@ def to_model_state(clf: PrototypicalClassifier, settings: dict[str, Any] | None 
         prototypes=clf.prototypes_.astype(np.float32),
         class_names=tuple(str(c) for c in clf.classes_),
         temperature=float(clf.temperature_),
-        thresholds={"unknown_novelty": float(clf._calibration.unknown_threshold)},
+        thresholds={"unknown_novelty": float(clf._calibration.unknown_cut(clf.adapted_))},  # the cut actually used
         settings=meta,
         adapted_weights=encode_safetensors(arrays),
     )
@@ -93,7 +98,7 @@ def from_model_state(state: ModelState) -> PrototypicalClassifier:
     clf = PrototypicalClassifier(state.backbone_id, adapt=meta.get("adapt_mode", "auto"))
     features = meta["features"]
     clf._config = FeatureConfig(tuple(features["blocks"]), bool(features["sqrt"]), bool(features["flip"]), bool(features["centre"]))
-    clf._calibration = load_calibration(state.backbone_id)
+    clf._calibration = _stored_calibration(state)
     clf.classes_ = np.array(state.class_names, dtype=object)
     clf.support_labels_ = arrays["support_labels"].astype(np.int64)
     clf.support_names_ = list(meta["support_names"])
@@ -109,6 +114,24 @@ def from_model_state(state: ModelState) -> PrototypicalClassifier:
     clf.adapt_seconds_ = float(meta.get("adapt_seconds", 0.0))
     clf._upper = _restore_upper(state.backbone_id, arrays) if clf.adapted_ else None
     return clf
+
+
+def _stored_calibration(state: ModelState) -> Calibration:
+    """The calibration ``state`` was fitted with; today's shipped one for states saved before it was stored."""
+    stored = state.settings.get("calibration")
+    if stored is None:
+        log.warning(
+            "model version %s predates stored calibrations: its set thresholds and 'none of these' cut follow the "
+            "calibration installed now; adapt the project again to freeze them",
+            state.version,
+        )
+        return load_calibration(state.backbone_id)
+    if not isinstance(stored, dict):
+        raise ModelError(f"model version {state.version} has a malformed stored calibration; adapt the project again")
+    try:
+        return Calibration.from_dict(stored)
+    except (ModelError, AttributeError) as exc:  # AttributeError: a nested entry that is not an object
+        raise ModelError(f"model version {state.version} has a malformed stored calibration ({exc}); adapt the project again") from exc
 
 
 def _restore_upper(backbone_id: str, arrays: dict[str, Any]) -> torch.nn.Module:

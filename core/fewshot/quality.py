@@ -1,21 +1,42 @@
-"""How good is the support set? Per-class leave-one-out accuracy, and warnings a clinician can act on."""
+"""How good is the model? Expected accuracy on new images, leave-one-out on the support set, and advice.
+
+The number to trust is :class:`AccuracyEstimate`: the deployed model's expected accuracy on new
+images, from its calibrated probabilities on the project's unlabelled images. Leave-one-out on the
+labelled examples themselves is kept as a secondary, optimistic figure.
+"""
 
 from __future__ import annotations
 
 import itertools
+import logging
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from core.fewshot.calibration import softmax
+from core.fewshot.calibration import softmax, wilson_interval
 from core.fewshot.classifier import PrototypicalClassifier
 
+log = logging.getLogger(__name__)
+
+NO_ESTIMATE_REASON = "the model was adapted without unlabelled images (or before RareSight estimated accuracy)"
+NO_ESTIMATE_ADVICE = "Add unlabelled images of the same kind and adapt again to estimate accuracy on new images."
+LEAVE_ONE_OUT_CAVEAT = "optimistic: these are the hand-picked examples the model learnt from; new images are usually harder"
 TOO_ALIKE = 0.97  # mean cosine similarity between a class's examples above which they add little
 
 
 @dataclass(frozen=True)
 class ClassQuality:
-    """Leave-one-out accuracy of one class of the support set, with its 95% interval and a warning."""
+    """One class: its expected accuracy on new images (the main figure), leave-one-out accuracy on its
+    own examples (secondary, optimistic), each with a 95 % interval, and a warning in words.
+
+    ``expected`` is None when the model has no estimate (no unlabelled images) or too few unlabelled
+    images look like this class to estimate it; ``expected_low``/``expected_high`` are None with it.
+    ``accuracy`` (leave-one-out) is None when the class has one example.
+    """
 
     class_name: str
     examples: int
@@ -23,6 +44,9 @@ class ClassQuality:
     ci_low: float
     ci_high: float
     warning: str = ""
+    expected: float | None = None
+    expected_low: float | None = None
+    expected_high: float | None = None
 
 
 @dataclass(frozen=True)
@@ -34,14 +58,42 @@ class ReliabilityBin:
     count: int
 
 
-def support_quality(clf: PrototypicalClassifier) -> list[ClassQuality]:
-    """Each class's leave-one-out accuracy and, where it matters, what to do about it."""
+def support_quality(clf: PrototypicalClassifier, estimate: AccuracyEstimate | None = None) -> list[ClassQuality]:
+    """Each class's expected accuracy on new images (from ``estimate``, when there is one), its
+    leave-one-out accuracy and, where it matters, what to do about it."""
+    per_class = {} if estimate is None else estimate.per_class
     out = []
     for entry in clf.support_accuracy():
         code = int(np.flatnonzero(clf.classes_ == entry.label)[0])
         warning = _warning(clf, code, entry.n, entry.accuracy)
-        out.append(ClassQuality(entry.label, entry.n, entry.accuracy, entry.ci95[0], entry.ci95[1], warning))
+        expected, low, high = per_class.get(entry.label, (math.nan, 0.0, 1.0))
+        known = not math.isnan(expected)
+        out.append(
+            ClassQuality(
+                entry.label,
+                entry.n,
+                entry.accuracy,
+                entry.ci95[0],
+                entry.ci95[1],
+                warning,
+                expected if known else None,
+                low if known else None,
+                high if known else None,
+            )
+        )
     return out
+
+
+def pooled_leave_one_out(rows: Sequence[ClassQuality]) -> tuple[int, int, float, float] | None:
+    """Leave-one-out over the whole support set: (correct, examples, 95 % low, high); None when no
+    class has two examples. Optimistic: the examples are the ones the model was fitted on."""
+    checked = [q for q in rows if q.accuracy is not None]
+    if not checked:
+        return None
+    correct = sum(round(q.accuracy * q.examples) for q in checked if q.accuracy is not None)
+    examples = sum(q.examples for q in checked)
+    low, high = wilson_interval(correct, examples)
+    return correct, examples, low, high
 
 
 def _warning(clf: PrototypicalClassifier, code: int, n: int, accuracy: float | None) -> str:
@@ -75,3 +127,84 @@ def support_reliability(clf: PrototypicalClassifier, bins: int = 5) -> list[Reli
         if inside.any():
             out.append(ReliabilityBin(float(confidence[inside].mean()), float(correct[inside].mean()), int(inside.sum())))
     return out
+
+
+@dataclass(frozen=True)
+class AccuracyEstimate:
+    """Expected accuracy of the deployed model on new images, from its calibrated probabilities on the
+    project's unlabelled images (no labels needed): overall and per class, with 95 % intervals.
+
+    per_class: class name -> (estimate, low, high); a class no unlabelled image is likely to belong
+    to has estimate NaN and interval (0, 1).
+    """
+
+    accuracy: float
+    ci_low: float
+    ci_high: float
+    images: int
+    per_class: dict[str, tuple[float, float, float]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "accuracy": self.accuracy,
+            "ci95": [self.ci_low, self.ci_high],
+            "images": self.images,
+            "per_class": {name: {"accuracy": None if np.isnan(v[0]) else v[0], "ci95": [v[1], v[2]]} for name, v in self.per_class.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AccuracyEstimate:
+        per_class = {
+            str(name): (float("nan") if v["accuracy"] is None else float(v["accuracy"]), float(v["ci95"][0]), float(v["ci95"][1]))
+            for name, v in data["per_class"].items()
+        }
+        return cls(float(data["accuracy"]), float(data["ci95"][0]), float(data["ci95"][1]), int(data["images"]), per_class)
+
+
+def estimate_accuracy(proba: npt.NDArray[np.float64], classes: Sequence[str], systematic_sd: float = 0.0) -> AccuracyEstimate | None:
+    """The :class:`AccuracyEstimate` from calibrated probabilities ``proba`` (n_images, n_classes).
+
+    If the probabilities are calibrated, an image's top probability is the chance its prediction is
+    right: their mean estimates the accuracy, and, per class, the probability mass of the images
+    predicted as that class over all the mass the class gets estimates how often its images are
+    recognised. The interval adds the sampling spread of that many images to ``systematic_sd``, the
+    calibration's own error measured on development domains it was not fitted on. None without images.
+    """
+    if len(proba) == 0:
+        return None
+    top = proba.max(axis=1)
+    predicted = proba.argmax(axis=1)
+    overall = float(top.mean())
+    sd = math.sqrt(float((top * (1 - top)).sum()) / len(top) ** 2 + systematic_sd**2)
+    per_class = {}
+    for k, name in enumerate(classes):
+        mass = float(proba[:, k].sum())
+        if mass < 0.5:
+            per_class[str(name)] = (float("nan"), 0.0, 1.0)
+            continue
+        recall = float(proba[predicted == k, k].sum()) / mass
+        class_sd = math.sqrt(recall * (1 - recall) / mass + systematic_sd**2)
+        per_class[str(name)] = (recall, max(0.0, recall - 1.96 * class_sd), min(1.0, recall + 1.96 * class_sd))
+    return AccuracyEstimate(overall, max(0.0, overall - 1.96 * sd), min(1.0, overall + 1.96 * sd), len(top), per_class)
+
+
+def model_accuracy_estimate(state_settings: Mapping[str, Any]) -> AccuracyEstimate | None:
+    """The :class:`AccuracyEstimate` a model state stored when it was adapted (``settings["accuracy_estimate"]``).
+
+    None when there is none (no unlabelled images, or a model adapted before estimates were stored),
+    and, with a logged warning, when the stored one is malformed.
+    """
+    data = state_settings.get("accuracy_estimate")
+    if data is None:
+        return None
+    try:
+        estimate = AccuracyEstimate.from_dict(data)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        log.warning("ignoring the model's stored accuracy estimate: it is malformed (%s: %s)", type(exc).__name__, exc)
+        return None
+    values = [estimate.accuracy, estimate.ci_low, estimate.ci_high]
+    values += [x for v in estimate.per_class.values() for x in v if not math.isnan(x)]
+    if not all(0.0 <= x <= 1.0 for x in values) or not estimate.ci_low <= estimate.accuracy <= estimate.ci_high or estimate.images < 1:
+        log.warning("ignoring the model's stored accuracy estimate: its values are out of range (%s)", data)
+        return None
+    return estimate

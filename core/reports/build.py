@@ -10,7 +10,8 @@ import numpy as np
 from PIL import Image
 
 from core.errors import ImageReadError
-from core.fewshot.quality import ReliabilityBin, support_quality, support_reliability
+from core.fewshot.calibration import calibration_id
+from core.fewshot.quality import ReliabilityBin, model_accuracy_estimate, support_quality, support_reliability
 from core.imaging import load_image
 from core.reports.content import CaseReport, ModelCard, ReportContent, SupportExample
 from core.scoring.pipeline import ProjectModel
@@ -45,10 +46,25 @@ def model_card(model: ProjectModel, reliability_source: str = "") -> ModelCard:
     }
     calibration = {
         "temperature": round(state.temperature, 4),
-        "'none of these' novelty threshold": round(state.thresholds.get("unknown_novelty", float("nan")), 3),
+        "'none of these'": none_of_these(model),
         "fitted on": clf._calibration.extra.get("fitted_on", "shipped calibration"),
     }
     return ModelCard(state.backbone_id, state.backbone_weights_hash, model.version, by_class, adaptation, calibration, reliability_source)
+
+
+def none_of_these(model: ProjectModel) -> str:
+    """When the model answers 'none of these', in a clinician's words, with the cut and calibration it used."""
+    clf, state = model.classifier, model.state
+    cut = state.thresholds.get("unknown_novelty")
+    cal_id = state.settings.get("calibration_id")
+    if cut is None or cal_id is None:
+        # saved before the state froze its calibration: it predicts with the one installed now
+        cut, cal_id = clf._calibration.unknown_cut(clf.adapted_), calibration_id(clf._calibration)
+    fitted = "cut fitted on development data" if "fitted_on" in clf._calibration.extra else "default cut, not fitted on data"
+    return (
+        f"when an image is more than {cut:.2f}x as far from every class as the examples are from their own "
+        f"(squared distance; {fitted}; calibration {cal_id})"
+    )
 
 
 def reliability(model: ProjectModel) -> tuple[list[ReliabilityBin], str]:
@@ -92,4 +108,6 @@ def build_report(
     bins, source = reliability(model)
     card = model_card(model, source)
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return ReportContent(title, generated, coverage, card, support_quality(model.classifier), bins, cases, synthetic_data)
+    estimate = model_accuracy_estimate(model.state.settings)
+    quality = support_quality(model.classifier, estimate)
+    return ReportContent(title, generated, coverage, card, quality, bins, cases, synthetic_data, accuracy_estimate=estimate)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.fewshot.quality import ClassQuality, ReliabilityBin
+from core.fewshot.quality import AccuracyEstimate, ClassQuality, ReliabilityBin, pooled_leave_one_out
 from core.scoring.records import ScoreRow
 
-__all__ = ["CaseReport", "ClassQuality", "ModelCard", "ReliabilityBin", "ReportContent", "SupportExample"]
+__all__ = ["AccuracyEstimate", "CaseReport", "ClassQuality", "ModelCard", "ReliabilityBin", "ReportContent", "SupportExample"]
 
 NOTICE = "Research use only, not for clinical diagnosis."
 
@@ -50,6 +50,9 @@ class CaseReport:
 
 @dataclass(frozen=True)
 class ReportContent:
+    """``accuracy_estimate``: the model's expected accuracy on new images, estimated when it was adapted
+    from the project's unlabelled images; None when it had none (the report says how to get one)."""
+
     title: str
     generated_at: str
     coverage: float
@@ -59,6 +62,12 @@ class ReportContent:
     cases: list[CaseReport]
     synthetic_data: bool = False
     notice: str = NOTICE
+    accuracy_estimate: AccuracyEstimate | None = None
+
+    @property
+    def leave_one_out(self) -> tuple[int, int, float, float] | None:
+        """Leave-one-out over the whole support set: (correct, examples, 95 % low, high); optimistic."""
+        return pooled_leave_one_out(self.quality)
 
     @property
     def classes(self) -> list[str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import jinja2
 
+from core.fewshot.quality import LEAVE_ONE_OUT_CAVEAT, NO_ESTIMATE_ADVICE, NO_ESTIMATE_REASON
 from core.reports.charts import probability_chart, reliability_diagram
 from core.reports.content import ReportContent
 
@@ -21,6 +22,16 @@ def _template() -> jinja2.Template:
     text = resources.files("resources").joinpath("report.html.j2").read_text(encoding="utf-8")
     environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     return environment.from_string(text)
+
+
+def pct(value: float) -> str:
+    """0.72 -> '72%'."""
+    return f"{value * 100:.0f}%"
+
+
+def pct_range(low: float, high: float) -> str:
+    """(0.61, 0.82) -> '61–82%'."""
+    return f"{low * 100:.0f}–{high * 100:.0f}%"
 
 
 def batch_summary(content: ReportContent) -> list[tuple[str, int]]:
@@ -44,6 +55,11 @@ def render_html(content: ReportContent) -> str:
         cases=cases,
         summary=batch_summary(content) if len(content.cases) > 1 else [],
         reliability=data_uri(reliability_diagram(content.reliability)),
+        pct=pct,
+        pct_range=pct_range,
+        no_estimate_reason=NO_ESTIMATE_REASON,
+        no_estimate_advice=NO_ESTIMATE_ADVICE,
+        loo_caveat=LEAVE_ONE_OUT_CAVEAT,
     )
 
 

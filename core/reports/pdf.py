@@ -10,11 +10,12 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import cm
-from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from core.fewshot.quality import LEAVE_ONE_OUT_CAVEAT, NO_ESTIMATE_ADVICE, NO_ESTIMATE_REASON
 from core.reports.charts import probability_chart, reliability_diagram
 from core.reports.content import CaseReport, ReportContent
-from core.reports.html import batch_summary
+from core.reports.html import batch_summary, pct, pct_range
 
 _STYLES = getSampleStyleSheet()
 _NOTICE = ParagraphStyle(
@@ -80,14 +81,43 @@ def _model_card(content: ReportContent) -> Table:
     return Table([[Paragraph(a, _SMALL), Paragraph(b, _SMALL)] for a, b in rows], colWidths=[4.5 * cm, 12.5 * cm], style=_GRID)
 
 
-def _quality(content: ReportContent) -> Table:
-    rows = [["class", "examples", "leave-one-out accuracy", "95% interval", ""]]
-    for q in content.quality:
-        accuracy = "-" if q.accuracy is None else f"{q.accuracy:.0%}"
-        rows.append(
-            [_text(q.class_name), str(q.examples), accuracy, f"{q.ci_low:.0%}-{q.ci_high:.0%}", Paragraph(_text(q.warning), _SMALL)]
+def _quality(content: ReportContent) -> list[Flowable]:
+    """The expected accuracy on new images (or how to get it), leave-one-out below it, then per class."""
+    estimate, loo = content.accuracy_estimate, content.leave_one_out
+    if estimate is not None:
+        headline = (
+            f"<b>Expected accuracy on new images: {pct(estimate.accuracy)} (95% CI {pct_range(estimate.ci_low, estimate.ci_high)}), "
+            f"estimated from {estimate.images} unlabelled images of this project.</b>"
         )
-    return Table(rows, style=_GRID, colWidths=[4 * cm, 2 * cm, 3.5 * cm, 3 * cm, 4.5 * cm], repeatRows=1)
+        note = (
+            "Estimated when the model was adapted, from its calibrated probabilities on those images (no labels needed). "
+            "Per class: how often images of that class are expected to be recognised."
+        )
+    else:
+        headline = f"<b>No estimate of accuracy on new images: {_text(NO_ESTIMATE_REASON)}. {_text(NO_ESTIMATE_ADVICE)}</b>"
+        note = ""
+    if loo is not None:
+        note += (
+            f" On the labelled examples themselves (leave-one-out): {pct(loo[0] / loo[1])}, {loo[0]} of {loo[1]} "
+            f"(95% CI {pct_range(loo[2], loo[3])}); {_text(LEAVE_ONE_OUT_CAVEAT)}."
+        )
+    header = ["class", "examples", "leave-one-out (optimistic)", "95% CI", ""]
+    widths = [4 * cm, 2 * cm, 3.5 * cm, 3 * cm, 4.5 * cm]
+    if estimate is not None:
+        header[2:2] = ["expected on new images", "95% CI"]
+        widths = [3.0 * cm, 1.8 * cm, 2.6 * cm, 1.8 * cm, 2.4 * cm, 1.8 * cm, 3.6 * cm]
+    rows: list[list[object]] = [[Paragraph(h, _SMALL) for h in header]]
+    for q in content.quality:
+        accuracy = "-" if q.accuracy is None else pct(q.accuracy)
+        row: list[object] = [Paragraph(_text(q.class_name), _SMALL), str(q.examples), accuracy, pct_range(q.ci_low, q.ci_high)]
+        if estimate is not None:
+            if q.expected is None or q.expected_low is None or q.expected_high is None:
+                row[2:2] = [Paragraph("too few unlabelled images like it", _SMALL), ""]
+            else:
+                row[2:2] = [Paragraph(f"<b>{pct(q.expected)}</b>", _SMALL), pct_range(q.expected_low, q.expected_high)]
+        rows.append([*row, Paragraph(_text(q.warning), _SMALL)])
+    table = Table(rows, style=_GRID, colWidths=widths, repeatRows=1)
+    return [Paragraph(headline, _STYLES["Normal"]), Paragraph(note.strip(), _SMALL), Spacer(1, 0.2 * cm), table]
 
 
 def write_pdf(content: ReportContent, path: Path) -> Path:
@@ -107,7 +137,7 @@ def write_pdf(content: ReportContent, path: Path) -> Path:
             Paragraph("Batch summary", _STYLES["Heading2"]),
             Table([["predicted", "images"], *[[n, str(c)] for n, c in batch_summary(content)]], style=_GRID),
         ]
-    story += [Paragraph("Support set quality", _STYLES["Heading2"]), _quality(content)]
+    story += [Paragraph("Support set quality", _STYLES["Heading2"]), *_quality(content)]
     story += [
         Paragraph("Calibration", _STYLES["Heading2"]),
         _image(reliability_diagram(content.reliability), 7),

@@ -24,6 +24,7 @@ from core.embedding.embedder import EmbeddingResult, subset
 from core.errors import ModelError, ProjectError, RareSightError
 from core.fewshot import PrototypicalClassifier
 from core.fewshot.persistence import from_model_state, to_model_state
+from core.fewshot.quality import AccuracyEstimate, estimate_accuracy
 from core.scoring.records import NearestSupport, ScoreError, ScoreRow
 from core.store import Project
 from core.store.records import ModelState, PredictionRecord
@@ -145,9 +146,19 @@ def adapt_project(
                 )
             )
     check_cancel(cancel, "adaptation")
+    estimate = _accuracy_estimate(clf, records)
+    if estimate is not None:
+        state.settings["accuracy_estimate"] = estimate.to_dict()
     version = project.save_model_state(state)
     project.add_predictions(version, records)
     return AdaptResult(version, len(records), bool(clf.adapted_), float(clf.adapt_seconds_))
+
+
+def _accuracy_estimate(clf: PrototypicalClassifier, records: Sequence[PredictionRecord]) -> AccuracyEstimate | None:
+    """What the model is expected to get right, from its calibrated probabilities on the unlabelled images."""
+    names = [str(c) for c in clf.classes_]
+    proba = np.array([[r.probabilities[name] for name in names] for r in records], dtype=np.float64).reshape(-1, len(names))
+    return estimate_accuracy(proba, names, float(clf._calibration.extra.get("estimate_sd", 0.0)))
 
 
 def load_project_model(project: Project, *, allow_stale: bool = False) -> ProjectModel:

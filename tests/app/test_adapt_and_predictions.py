@@ -16,6 +16,7 @@ from app.gui import model_services, settings
 from app.gui.main_window import MainWindow
 from app.gui.project_services import usefulness
 from app.gui.views import dialogs
+from core.fewshot.quality import NO_ESTIMATE_ADVICE, AccuracyEstimate
 from core.store import Project
 from tests.app.clinic import TIMEOUT_MS, adapt, grid_ids, image_id, labelled_project, make_folder, select, wait_idle
 from tests.core.embedding.tiny import COLOURS, make_image, register_tiny
@@ -129,14 +130,48 @@ def test_cancel_arriving_after_the_model_was_saved_is_reported(qtbot: QtBot, win
 
 
 def test_quality_panel_shows_accuracy_interval_and_advice(qtbot: QtBot, window: MainWindow, folder: Path, tmp_path: Path) -> None:
-    labelled_project(qtbot, window, folder, tmp_path / "study.raresight", {"red": 4, "green": 3, "blue": 2})
+    path = tmp_path / "study.raresight"
+    labelled_project(qtbot, window, folder, path, {"red": 4, "green": 3, "blue": 2})
     adapt(qtbot, window)
     qtbot.waitUntil(lambda: window.quality.table.rowCount() == 3, timeout=TIMEOUT_MS)
     advice = window.quality.advice()
     assert advice["blue"] != "OK" and advice["blue"] in window.quality.advice_label.text()  # core's words, shown as they are
+    with Project.open(path, readonly=True) as project:
+        state = project.model_state()
+    assert state is not None
+    stored = AccuracyEstimate.from_dict(state.settings["accuracy_estimate"])  # from the 21 - 9 unlabelled images
+    assert window.prediction_model.accuracy_estimate == stored and stored.images == 12
+    # The main number: expected accuracy on new images with its interval and where it comes from.
+    headline = window.quality.headline.text().replace("\u00a0", " ")  # the figure and its interval do not wrap apart
+    percent = f"{stored.accuracy * 100:.0f} % (95 % CI {stored.ci_low * 100:.0f}–{stored.ci_high * 100:.0f} %)"
+    assert f"Expected accuracy on new images: {percent}" in headline and "estimated from 12 unlabelled images" in headline
+    # Leave-one-out second, marked optimistic.
+    loo = window.quality.leave_one_out.text().replace("\u00a0", " ")
+    assert "On the labelled examples themselves (leave-one-out)" in loo and "optimistic" in loo and "of 9" in loo
     table = window.quality.table
+    headers = [table.horizontalHeaderItem(c).text().replace("\n", " ") for c in range(4)]
+    assert headers == ["Class", "Expected on new images", "95 % CI", "Leave-one-out (optimistic)"]
+    assert not table.isColumnHidden(1) and not table.isColumnHidden(2)
     row = {table.item(r, 0).text(): r for r in range(3)}["red"]
-    assert table.item(row, 1).text() == "4" and "of 4" in table.item(row, 2).text() and "–" in table.item(row, 3).text()
+    value, low, high = stored.per_class["red"]
+    assert table.item(row, 1).text() == f"{value * 100:.0f} %" and table.item(row, 2).text() == f"{low * 100:.0f}–{high * 100:.0f} %"
+    assert table.item(row, 3).text().endswith("(4 of 4)") and "95 % CI" in table.item(row, 3).toolTip()
+
+
+def test_quality_panel_without_unlabelled_images_says_how_to_estimate(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+    make_folder(tmp_path / "cases", per_class=3)
+    labelled_project(qtbot, window, tmp_path / "cases", tmp_path / "study.raresight", {"red": 3, "green": 3, "blue": 3})
+    adapt(qtbot, window)
+    qtbot.waitUntil(lambda: window.quality.table.rowCount() == 3, timeout=TIMEOUT_MS)
+    assert window.prediction_model.accuracy_estimate is None
+    headline = window.quality.headline.text().replace("\u00a0", " ")
+    assert "No estimate yet of the accuracy on new images" in headline and NO_ESTIMATE_ADVICE in headline
+    assert "Expected accuracy" not in headline
+    table = window.quality.table
+    assert table.isColumnHidden(1) and table.isColumnHidden(2)  # no expected-accuracy columns to fill
+    assert table.item(0, 3).text().endswith("(3 of 3)")
+    loo = window.quality.leave_one_out.text().replace("\u00a0", " ")
+    assert "leave-one-out" in loo and "optimistic" in loo and "of 9" in loo
 
 
 def test_label_next_confirm_and_none_of_these(qtbot: QtBot, window: MainWindow, folder: Path, tmp_path: Path) -> None:

@@ -23,6 +23,9 @@ FIELDS = {
     "open_set_auroc",
     "adapt_seconds",
     "infer_seconds_per_image",
+    "estimated_accuracy",
+    "estimate_abs_error",
+    "estimate_signed_error",
     "episode_accuracy",
 }
 
@@ -33,12 +36,22 @@ def test_eval_writes_the_json_the_issue_specifies(tmp_path: Path, capsys: pytest
     argv = ["eval", str(data), "--ways", "5", "--shots", "1", "2", "--queries", "3", "--episodes", "5", "--seed", "0"]
     argv += ["--backbone", register_tiny(), "--adapt", "none", "--groups", "manifest.csv:patient", "--json", str(out)]
     assert main(argv) == 0
-    report = json.loads(out.read_text())
-    assert set(report) == {"dataset", "backbone", "adapt", "results"}
+    report = json.loads(out.read_text(), parse_constant=_refuse)  # strict JSON: no NaN
+    assert set(report) == {"dataset", "backbone", "adapt", "results", "provenance"}
     assert [set(r) for r in report["results"]] == [FIELDS, FIELDS]
     assert report["results"][0]["ways"] == 3  # capped at the classes available
+    assert report["results"][0]["open_set_auroc"] is None  # no class left over to hold out
+    prov = report["provenance"]
+    assert (prov["ways"], prov["shots"], prov["queries"], prov["episodes"], prov["seed"]) == (5, [1, 2], 3, 5, 0)
+    assert (prov["groups"], prov["coverage"], prov["adapt"]) == ("manifest.csv:patient", 0.9, "none")
+    assert prov["dataset"] == str(data.resolve()) and prov["backbone_id"] == "tiny-test"
+    assert {"backbone_weights_hash", "git_sha", "git_dirty", "raresight_version"} <= set(prov)
     assert [len(r["episode_accuracy"]) for r in report["results"]] == [5, 5]
     assert "5-way" not in capsys.readouterr().out
+
+
+def _refuse(constant: str) -> None:
+    raise AssertionError(f"{constant} in the eval JSON")
 
 
 def test_eval_bad_input_is_one_line_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

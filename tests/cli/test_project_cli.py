@@ -8,10 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pydicom.data
 import pytest
 
 from app.cli import main
+from core.fewshot.persistence import from_model_state
+from core.fewshot.quality import NO_ESTIMATE_ADVICE, AccuracyEstimate, estimate_accuracy
+from core.store import Project
+from tests.core.embedding.tiny import COLOURS, make_image, register_tiny
 from tests.core.store.helpers import make_pngs, sha256, tamper
 
 REPO = Path(__file__).resolve().parents[2]
@@ -134,3 +139,65 @@ def test_real_subprocess(tmp_path: Path, images: Path) -> None:
     shutil.rmtree(images)  # embedded copies stand in for the files
     assert run("verify", str(project)).returncode == 0
     assert run("verify", str(tmp_path / "absent.raresight")).returncode == 2
+
+
+def _adapted(tmp_path: Path, unlabelled_per_class: int) -> Path:
+    """Two labelled images of each of three colours, ``unlabelled_per_class`` unlabelled ones, adapted."""
+    register_tiny()
+    project = tmp_path / "p.raresight"
+    assert main(["project", "create", str(project)]) == 0
+    for ci, name in enumerate(("red", "green", "blue")):
+        labelled = [make_image(tmp_path / "labelled" / f"{name}_{i}.png", COLOURS[name], seed=10 * ci + i) for i in range(2)]
+        assert main(["project", "add", str(project), *map(str, labelled), "--class", name]) == 0
+        for i in range(unlabelled_per_class):
+            make_image(tmp_path / "unlabelled" / f"{name}_{i}.png", COLOURS[name], seed=500 + 10 * ci + i)
+    if unlabelled_per_class:
+        assert main(["project", "add", str(project), str(tmp_path / "unlabelled")]) == 0
+    assert main(["adapt", str(project), "--backbone", "tiny-test", "--budget-s", "0.5"]) == 0
+    return project
+
+
+def test_info_shows_the_models_expected_accuracy_on_new_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = _adapted(tmp_path, unlabelled_per_class=4)
+    with Project.open(project, readonly=True) as opened:
+        state, predictions = opened.model_state(), opened.predictions()
+    assert state is not None and len(predictions) == 12
+    # The stored estimate is what the calibrated probabilities of the unlabelled images give.
+    names = list(state.class_names)
+    proba = np.array([[p.probabilities[n] for n in names] for p in predictions])
+    expected = estimate_accuracy(proba, names, from_model_state(state)._calibration.extra.get("estimate_sd", 0.0))
+    assert expected is not None and expected.images == 12
+    stored = state.settings["accuracy_estimate"]
+    assert stored == expected.to_dict() and AccuracyEstimate.from_dict(stored) == expected
+
+    info = _info(project, capsys)
+    assert info["model"] == {"version": 1, "accuracy_estimate": stored} and info["model_version"] == 1
+    assert main(["project", "info", str(project)]) == 0
+    low, high = stored["ci95"]
+    line = f"expected {stored['accuracy']:.0%} ({low * 100:.0f}-{high:.0%}) on new images, from 12 unlabelled images".replace("%", " %")
+    assert line in capsys.readouterr().out
+
+    assert main(["report", str(project), str(tmp_path / "unlabelled" / "red_0.png"), "--out", str(tmp_path / "r.html")]) == 0
+    html = (tmp_path / "r.html").read_text()
+    headline = f"Expected accuracy on new images: {stored['accuracy'] * 100:.0f}% (95% CI {low * 100:.0f}–{high * 100:.0f}%)"
+    assert f"{headline}, estimated from 12 unlabelled images" in html
+
+
+def test_info_without_unlabelled_images_says_how_to_get_an_estimate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = _adapted(tmp_path, unlabelled_per_class=0)
+    info = _info(project, capsys)
+    assert info["model"] == {"version": 1, "accuracy_estimate": None}
+    assert main(["project", "info", str(project)]) == 0
+    assert NO_ESTIMATE_ADVICE in capsys.readouterr().out
+    labelled = tmp_path / "labelled" / "red_0.png"
+    assert main(["report", str(project), str(labelled), "--out", str(tmp_path / "r.html")]) == 0
+    html = (tmp_path / "r.html").read_text()
+    assert "No estimate of accuracy on new images" in html and NO_ESTIMATE_ADVICE in html
+
+
+def test_info_before_any_model_has_no_model(tmp_path: Path, images: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = tmp_path / "p.raresight"
+    assert main(["project", "create", str(project)]) == 0
+    assert _info(project, capsys)["model"] is None
+    assert main(["project", "info", str(project)]) == 0
+    assert "accuracy" not in capsys.readouterr().out

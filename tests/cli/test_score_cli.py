@@ -107,5 +107,10 @@ def test_report_pdf_and_html_and_batch_report(labelled_project: tuple[Path, Path
     assert main(["report", str(project), *images, "--out", str(tmp_path / "case.html")]) == 0
     html = (tmp_path / "case.html").read_text()
     assert "Research use only" in html and "red_0.png" not in html  # no file names unless asked
+    with Project.open(project) as opened:
+        state = opened.model_state()
+    assert state is not None  # the model card names the 'none of these' cut the model used, and its calibration
+    assert f"more than {state.thresholds['unknown_novelty']:.2f}x as far from every class" in html
+    assert f"calibration {state.settings['calibration_id']}" in html
     assert main(["score", str(project), str(queries), "--out", str(tmp_path / "s.csv"), "--report-dir", str(tmp_path / "reports")]) == 0
     assert (tmp_path / "reports" / "batch_report.pdf").exists() and (tmp_path / "reports" / "batch_report.html").exists()

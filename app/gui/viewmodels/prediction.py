@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Signal, Slot
 
 from app.gui import model_services, settings
-from app.gui.model_services import ClassQuality, ImageExplanation
+from app.gui.model_services import AccuracyEstimate, ClassQuality, ImageExplanation
 from app.gui.viewmodels.project import ProjectViewModel
 from app.gui.workers import JobContext
 from core.scoring.pipeline import ProjectModel, ScoringError
@@ -27,19 +27,20 @@ class _Answer:
     model: ProjectModel | None
     key: tuple[int | None, int]
     stale: bool
-    quality: list[ClassQuality] | None
+    quality: tuple[list[ClassQuality], AccuracyEstimate | None] | None
     message: str = ""
 
 
 class PredictionViewModel(QObject):
     """Selected image -> :class:`ImageExplanation` at the chosen coverage; model -> class quality.
 
-    Signals: ``explanationChanged(explanation or None, message)``, ``qualityChanged(list)``,
+    Signals: ``explanationChanged(explanation or None, message)``,
+    ``qualityChanged(list of ClassQuality, AccuracyEstimate or None)``,
     ``coverageChanged(coverage)``, ``loadingChanged(bool)``.
     """
 
     explanationChanged = Signal(object, str)
-    qualityChanged = Signal(list)
+    qualityChanged = Signal(list, object)
     coverageChanged = Signal(float)
     loadingChanged = Signal(bool)
 
@@ -51,6 +52,7 @@ class PredictionViewModel(QObject):
         self.explanation: ImageExplanation | None = None
         self.stale = False
         self.quality: list[ClassQuality] = []
+        self.accuracy_estimate: AccuracyEstimate | None = None  # expected accuracy on new images
         self._model: ProjectModel | None = None
         self._model_key: tuple[int | None, int] = (None, -1)
         self.loading = False
@@ -78,8 +80,8 @@ class PredictionViewModel(QObject):
         """Recompute what the panels show for the current image, model and coverage."""
         project = self._project.project
         if project is None or self._project.model_version is None:
-            self._model, self.explanation, self.quality = None, None, []
-            self.qualityChanged.emit([])
+            self._model, self.explanation, self.quality, self.accuracy_estimate = None, None, [], None
+            self.qualityChanged.emit([], None)
             self.explanationChanged.emit(None, NO_MODEL if project is not None else "")
             return
         key = (self._project.model_version, self._project.labels_revision)
@@ -95,7 +97,7 @@ class PredictionViewModel(QObject):
                 try:
                     model, stale = model_services.load_model(project)
                 except ScoringError as exc:
-                    return _Answer(image_id, None, None, key, False, [], str(exc))
+                    return _Answer(image_id, None, None, key, False, ([], None), str(exc))
                 quality = model_services.support_quality(model)
             ctx.check()
             explanation = None if path is None else model_services.explain(model, path, coverage)
@@ -111,8 +113,8 @@ class PredictionViewModel(QObject):
         self._set_loading(False)
         self._model, self._model_key, self.stale = value.model, value.key, value.stale
         if value.quality is not None:
-            self.quality = value.quality
-            self.qualityChanged.emit(value.quality)
+            self.quality, self.accuracy_estimate = value.quality
+            self.qualityChanged.emit(*value.quality)
         if value.image_id != self.image_id:
             return  # the selection moved on; its own request follows
         self.explanation = value.explanation

@@ -1,83 +1,113 @@
-"""Meta-fitting the calibration: temperatures, the task-scale exponent and set thresholds per dataset.
+"""Meta-fitting the calibration on synthetic episodes of known difficulty.
 
-Synthetic episodes whose true temperature is known: targets are drawn from softmax(logits / T) with
-T = T0 * (reference / support_scale) ** k, the support scale differing between two "modalities".
+Each episode is a 5-way task of Gaussian classes in 32 dimensions whose class means lie ``separation``
+apart in units of the within-class spread: large separation is an easy task, small a hard one. The
+embedding goes through the classifier's own steps (centred on the support mean, L2, prototypes,
+leave-one-out logits), so the support set carries the same kind of evidence as in the product.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from core.evaluation.calibrate import fit_calibration
 from core.evaluation.metrics import expected_calibration_error
 from core.evaluation.runner import EpisodeRecord
-from core.fewshot.calibration import prediction_sets, softmax
+from core.fewshot.calibration import Calibration, TaskStatistics, prediction_sets, softmax
+from core.fewshot.classifier import leave_one_out_logits
+from core.fewshot.features import l2
 
-WAYS, QUERIES = 5, 40
-
-
-def _records(rng: np.random.Generator, scale_mean: float, exponent: float, episodes: int = 150, shots: int = 1) -> list[EpisodeRecord]:
-    out = []
-    for _ in range(episodes):
-        scale = float(rng.normal(scale_mean, 0.03))
-        t_true = 0.5 * (0.5 / scale) ** exponent
-        logits = rng.normal(-2.0, 1.0, size=(QUERIES, WAYS))
-        p = softmax(logits / t_true)
-        targets = np.array([rng.choice(WAYS, p=row) for row in p], dtype=np.int64)
-        out.append(
-            EpisodeRecord(
-                shots=shots,
-                ways=WAYS,
-                logits=logits,
-                targets=targets,
-                unknown_logits=np.zeros((0, WAYS)),
-                temperature=1.0,
-                spread=1.0,
-                sets=[],
-                class_names=[str(k) for k in range(WAYS)],
-                adapt_seconds=0.0,
-                infer_seconds=0.0,
-                support_scale=scale,
-            )
-        )
-    return out
+WAYS, SHOTS, QUERIES, DIM = 5, 5, 15, 32
 
 
-def _ece(records: list[EpisodeRecord], cal_t: list[float]) -> float:
-    proba = [softmax(r.logits / t) for r, t in zip(records, cal_t, strict=True)]
+def _episode(rng: np.random.Generator, separation: float, shots: int = SHOTS) -> EpisodeRecord:
+    means = rng.normal(0.0, separation / np.sqrt(2 * DIM), size=(WAYS, DIM))  # pairwise distance about ``separation``
+    support = np.repeat(means, shots, axis=0) + rng.normal(size=(WAYS * shots, DIM))
+    queries = np.repeat(means, QUERIES, axis=0) + rng.normal(size=(WAYS * QUERIES, DIM))
+    codes = np.repeat(np.arange(WAYS), shots)
+    centre = support.mean(axis=0, keepdims=True)
+    s, q = l2((support - centre).astype(np.float32)), l2((queries - centre).astype(np.float32))
+    protos = np.stack([s[codes == c].mean(axis=0) for c in range(WAYS)])
+    logits = -((q[:, None, :] - protos[None]) ** 2).sum(-1).astype(np.float64)
+    loo = leave_one_out_logits(s, codes, WAYS)
+    own = -loo[np.arange(len(codes)), codes] if loo is not None else np.array([1.0])
+    stats = TaskStatistics(float(shots), WAYS, 1.0, float(np.median(own)), 1.0)
+    return EpisodeRecord(
+        shots=shots,
+        ways=WAYS,
+        logits=logits,
+        targets=np.repeat(np.arange(WAYS), QUERIES),
+        unknown_logits=np.zeros((0, WAYS)),
+        temperature=1.0,
+        spread=float(np.median(own)),
+        sets=[],
+        class_names=[str(k) for k in range(WAYS)],
+        adapt_seconds=0.0,
+        infer_seconds=0.0,
+        stats=stats,
+        support_loo=loo,
+        support_targets=codes,
+    )
+
+
+def _domain(rng: np.random.Generator, separations: tuple[float, ...], episodes: int = 60) -> list[EpisodeRecord]:
+    return [_episode(rng, separations[i % len(separations)]) for i in range(episodes)]
+
+
+def _probabilities(cal: Calibration, records: list[EpisodeRecord]) -> list[np.ndarray]:
+    return [softmax(r.logits / cal.task_temperature(r.stats, r.support_loo, r.support_targets)) for r in records if r.stats]
+
+
+def _confidence_and_accuracy(cal: Calibration, records: list[EpisodeRecord]) -> tuple[float, float, float]:
+    proba = _probabilities(cal, records)
+    conf = np.concatenate([p.max(1) for p in proba])
     ok = np.concatenate([p.argmax(1) == r.targets for p, r in zip(proba, records, strict=True)])
-    return expected_calibration_error(np.concatenate([p.max(1) for p in proba]), ok)
+    return float(conf.mean()), float(ok.mean()), expected_calibration_error(conf, ok)
 
 
-def test_the_temperature_follows_the_support_scale_when_the_data_say_so() -> None:
+@pytest.fixture(scope="module")
+def fitted() -> tuple[Calibration, Calibration]:
     rng = np.random.default_rng(0)
-    records = {"tight": _records(rng, 0.42, exponent=4.0), "loose": _records(rng, 0.58, exponent=4.0)}
-    scaled = fit_calibration(records)
-    plain = fit_calibration(records, exponents=(0.0,))
-    assert 3.0 <= scaled.scale_exponent <= 5.0
-    for recs in records.values():
-        with_scale = _ece(recs, [scaled.task_temperature(1, r.support_scale) for r in recs])
-        without = _ece(recs, [plain.task_temperature(1, r.support_scale) for r in recs])
-        assert with_scale < 0.04 < without
+    # three "domains", each mixing tasks of several difficulties, as real modalities do
+    records = {name: _domain(rng, seps) for name, seps in {"a": (1.5, 4.0), "b": (2.0, 6.0), "c": (2.5, 7.0)}.items()}
+    return fit_calibration(records, variant="shots+loo"), fit_calibration(records, variant="shots")
 
 
-def test_no_scaling_when_the_scale_says_nothing() -> None:
+def test_probabilities_follow_the_difficulty_of_each_task(fitted: tuple[Calibration, Calibration]) -> None:
+    with_evidence, prior_only = fitted
     rng = np.random.default_rng(1)
-    records = {"a": _records(rng, 0.42, exponent=0.0), "b": _records(rng, 0.58, exponent=0.0)}
-    assert fit_calibration(records).scale_exponent <= 1.0
+    easy, hard = [_episode(rng, 6.5) for _ in range(40)], [_episode(rng, 2.0) for _ in range(40)]
+    easy_conf, easy_acc, easy_ece = _confidence_and_accuracy(with_evidence, easy)
+    hard_conf, hard_acc, hard_ece = _confidence_and_accuracy(with_evidence, hard)
+    assert easy_acc > 0.95 and hard_acc < 0.5  # the generator makes the tasks as intended
+    assert easy_conf > 0.9 and hard_conf < 0.55  # confident where easy, soft where hard
+    assert easy_ece < 0.05 and hard_ece < 0.06
+    # a temperature that ignores the support set's evidence cannot serve both
+    assert max(_confidence_and_accuracy(prior_only, easy)[2], _confidence_and_accuracy(prior_only, hard)[2]) > 0.08
 
 
-def test_sets_reach_their_coverage_on_every_dataset_not_only_on_average() -> None:
+def test_the_fit_prefers_the_support_set_evidence_when_it_carries_information() -> None:
     rng = np.random.default_rng(2)
-    # one dataset calibrated at a sharper temperature than the other: a shared threshold must serve the harder one
-    records = {"easy": _records(rng, 0.5, exponent=0.0), "hard": _records(rng, 0.5, exponent=0.0)}
-    for r in records["hard"]:
-        r.logits = r.logits * 0.4  # same targets, flatter logits: less confident, so larger sets are needed
-    cal = fit_calibration(records, exponents=(0.0,))
+    records = {name: _domain(rng, seps, 40) for name, seps in {"a": (1.5, 5.0), "b": (2.0, 6.0), "c": (2.5, 4.0)}.items()}
+    cal = fit_calibration(records)
+    assert cal.extra["temperature_model"] in {"shots+loo", "shots+scale+loo"}
+    assert np.isfinite(cal.loo_strength)
+
+
+def test_sets_reach_their_coverage_on_every_domain_not_only_on_average(fitted: tuple[Calibration, Calibration]) -> None:
+    rng = np.random.default_rng(3)
+    records = {"easy": _domain(rng, (6.0,), 40), "hard": _domain(rng, (2.0,), 40)}
+    cal = fit_calibration(records, variant="shots")  # one temperature for both: the threshold must serve the harder
     for recs in records.values():
         hits = []
-        for r in recs:
-            sets = prediction_sets(softmax(r.logits / cal.task_temperature(1, r.support_scale)), cal.set_threshold(0.9, 1))
+        for r, p in zip(recs, _probabilities(cal, recs), strict=True):
+            sets = prediction_sets(p, cal.set_threshold(0.9, SHOTS))
             rejected = -r.logits.max(axis=1) / r.spread > cal.unknown_threshold
             hits += [(t in s) and not rej for t, s, rej in zip(r.targets, sets, rejected, strict=True)]
         assert np.mean(hits) >= 0.9
+
+
+def test_a_calibration_round_trips_through_json(fitted: tuple[Calibration, Calibration]) -> None:
+    for cal in fitted:
+        assert Calibration.from_dict(cal.to_dict()) == cal

@@ -29,6 +29,10 @@ def test_report_has_every_field_and_is_deterministic(dataset: Path) -> None:
         assert 0.0 <= r["ece"] <= 1.0 and 0.0 <= r["ece_uncalibrated"] <= 1.0
         assert 0.0 <= r["open_set_auroc"] <= 1.0
         assert r["infer_seconds_per_image"] > 0
+        # the app's estimate: mean confidence per episode; its signed error is estimate minus true accuracy
+        assert 0.0 < r["estimated_accuracy"] <= 1.0
+        assert r["estimate_signed_error"] == pytest.approx(r["estimated_accuracy"] - r["accuracy"])
+        assert abs(r["estimate_signed_error"]) <= r["estimate_abs_error"] <= 1.0
     again = evaluate(dataset, **kwargs).to_dict()  # type: ignore[arg-type]
     strip = lambda rep: [{k: v for k, v in r.items() if "seconds" not in k} for r in rep["results"]]  # noqa: E731
     assert strip(again) == strip(report)

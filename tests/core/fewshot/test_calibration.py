@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
+from core.errors import ModelError
 from core.fewshot.calibration import (
     Calibration,
+    TaskStatistics,
     fit_temperature,
     load_calibration,
     prediction_sets,
@@ -14,22 +18,43 @@ from core.fewshot.calibration import (
 )
 
 
+def _stats(shots: float, adapted: bool = False, ratio: float = 1.0) -> TaskStatistics:
+    return TaskStatistics(shots=shots, ways=5, support_scale=0.5, spread=1.0, prototype_gap=1.0, adapted=adapted, adaptation_ratio=ratio)
+
+
 def test_shipped_calibration_for_the_default_backbone() -> None:
     cal = load_calibration("efficientnet-lite0")
-    assert cal.temperature(1) > cal.temperature(5) > 0  # more shots, sharper
+    assert cal.task_temperature(_stats(1)) > 0 and cal.task_temperature(_stats(5)) > 0
     assert 0.5 < cal.set_threshold(0.9, 5) < 1
     assert cal.unknown_threshold > 0
+    assert "fitted_on" in cal.extra
     assert Calibration.from_dict(cal.to_dict()) == cal
 
 
-def test_task_scale_softens_tight_support_sets() -> None:
-    cal = Calibration(temperature_shots=(1.0, 5.0), temperature_values=(0.5, 0.5), scale_exponent=2.0, scale_reference=0.5)
-    assert cal.task_temperature(1, 0.25) == pytest.approx(0.5 * 4.0)  # half the reference scale: four times softer
-    assert cal.task_temperature(1, 0.5) == pytest.approx(0.5)
-    assert cal.task_temperature(1, 0.0) == pytest.approx(0.5)  # unknown scale: unscaled
+def test_the_support_sets_own_evidence_moves_the_temperature() -> None:
+    """Leave-one-out predictions that are all right with wide margins pull T down; muddled ones push it up."""
+    cal = Calibration(temperature_weights=(math.log(0.3), 0.0, 0.0, 0.0, 0.0), loo_strength=2.0)
+    targets = np.repeat(np.arange(3), 4)
+    clear = np.where(np.arange(3)[None, :] == targets[:, None], -0.2, -2.0)  # own class much nearer
+    muddled = np.where(np.arange(3)[None, :] == targets[:, None], -1.0, -0.9)  # own class a little further
+    prior = cal.task_temperature(_stats(4))
+    assert cal.task_temperature(_stats(4), clear, targets) < prior < cal.task_temperature(_stats(4), muddled, targets)
+    ignore = Calibration(temperature_weights=cal.temperature_weights)  # loo_strength inf: evidence ignored
+    assert ignore.task_temperature(_stats(4), clear, targets) == pytest.approx(prior)
+    assert cal.task_temperature(_stats(1), None, None) == pytest.approx(prior)  # one shot: nothing to leave out
+
+
+def test_adaptation_factor_applies_on_top() -> None:
+    cal = Calibration(temperature_weights=(math.log(0.3), 0.0, 0.0, math.log(1.5), 1.0))
+    assert cal.task_temperature(_stats(5, adapted=True, ratio=2.0)) == pytest.approx(0.3 * 1.5 * 2.0)
     assert Calibration.from_dict(cal.to_dict()) == cal
-    older = {k: v for k, v in cal.to_dict().items() if k != "task_scale"}  # files written before the task scale
-    assert Calibration.from_dict(older).task_factor(0.25) == 1.0
+
+
+def test_a_file_of_another_model_form_is_refused() -> None:
+    data = Calibration().to_dict()
+    data["temperature"]["features"] = ["bias", "something_else"]
+    with pytest.raises(ModelError, match="malformed calibration"):
+        Calibration.from_dict(data)
 
 
 def test_support_scale_is_the_mean_distance_to_the_centre() -> None:
@@ -39,7 +64,7 @@ def test_support_scale_is_the_mean_distance_to_the_centre() -> None:
 
 def test_unknown_backbone_gets_a_default() -> None:
     cal = load_calibration("no-such-backbone")
-    assert cal.temperature(3) > 0 and "note" in cal.extra
+    assert cal.task_temperature(_stats(3)) > 0 and "note" in cal.extra
 
 
 def test_fit_temperature_recovers_the_generating_one() -> None:

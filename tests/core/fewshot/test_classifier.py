@@ -75,7 +75,7 @@ def test_support_accuracy_leave_one_out(tiny: str, support: Data) -> None:
 def test_one_shot_everywhere(tiny: str, support: Data, queries: Data) -> None:
     paths, labels = support
     one = [0, 3, 5]
-    clf = PrototypicalClassifier(tiny, adapt="auto", refine_temperature=True).fit([paths[i] for i in one], [labels[i] for i in one])
+    clf = PrototypicalClassifier(tiny, adapt="auto").fit([paths[i] for i in one], [labels[i] for i in one])
     assert not clf.adapted_
     assert clf.predict_proba(queries[0]).shape == (9, 3)
 
