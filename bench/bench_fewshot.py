@@ -2,7 +2,6 @@
 
     .venv/bin/python bench/bench_fewshot.py --out bench/results/fewshot.json               # both dev sets
     .venv/bin/python bench/bench_fewshot.py --shots 5 --episodes 100 --adapt auto --out ...
-    .venv/bin/python bench/bench_fewshot.py --fit-calibration resources/fewshot_calibration.json
     .venv/bin/python bench/bench_fewshot.py --throughput 128 --out bench/results/throughput.json
 
 easyfsl (1.5.0) is a bench-only dependency: ``pip install easyfsl==1.5.0``; without it the
@@ -32,16 +31,13 @@ sys.path.insert(0, str(REPO))
 
 from core.embedding import DEFAULT_BACKBONE, Embedder, EmbeddingCache, load_backbone, to_model_input  # noqa: E402
 from core.evaluation import (  # noqa: E402
-    EpisodeRecord,
     load_folder_dataset,
     run_episode,
     sample_episodes,
     summarise,
 )
-from core.evaluation.calibrate import fit_adapted, fit_calibration  # noqa: E402
 from core.evaluation.metrics import expected_calibration_error, mean_ci95  # noqa: E402
 from core.fewshot import FeatureConfig, PrototypicalClassifier  # noqa: E402
-from core.fewshot.calibration import Calibration, load_calibration, prediction_sets, softmax  # noqa: E402
 from core.imaging import load_image  # noqa: E402
 
 DATASETS = {"rbc-morphology": "manifest.csv:source_smear", "chest-xray-findings": "manifest.csv:patientid"}
@@ -72,88 +68,6 @@ def easyfsl_episodes(features: np.ndarray, eps: list[Any]) -> dict[str, float] |
     return {"accuracy": acc, "accuracy_ci95": ci, "ece": expected_calibration_error(np.concatenate(conf), np.concatenate(ok))}
 
 
-def save_records(path: Path, records: list[Any]) -> None:
-    """Per-episode logits and statistics (no pickle), to refit or re-score the calibration later."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(
-        path,
-        logits=np.concatenate([r.logits for r in records]),
-        targets=np.concatenate([r.targets for r in records]),
-        episode=np.concatenate([np.full(len(r.targets), i) for i, r in enumerate(records)]),
-        unknown_logits=np.concatenate([r.unknown_logits for r in records]),
-        unknown_episode=np.concatenate([np.full(len(r.unknown_logits), i) for i, r in enumerate(records)]),
-        spread=np.array([r.spread for r in records]),
-        temperature=np.array([r.temperature for r in records]),
-        adapt_seconds=np.array([r.adapt_seconds for r in records]),
-        shots=np.array([r.shots for r in records]),
-        adaptation_ratio=np.array([r.adaptation_ratio for r in records]),
-        support_scale=np.array([r.support_scale for r in records]),
-    )
-
-
-def load_records(path: Path, calibration: Calibration, coverage: float = 0.9) -> list[EpisodeRecord]:
-    """Episode records saved by :func:`save_records`, re-scored with ``calibration`` (temperature, sets)."""
-    with np.load(path, allow_pickle=False) as z:
-        data = {k: z[k] for k in z.files}
-    out = []
-    for i, spread in enumerate(data["spread"]):
-        logits = data["logits"][data["episode"] == i]
-        shots = int(data["shots"][i])
-        adapted = bool(data["adapt_seconds"][i] > 0)
-        ratio = float(data["adaptation_ratio"][i]) if "adaptation_ratio" in data else 1.0
-        scale = float(data["support_scale"][i]) if "support_scale" in data else 0.0
-        t = calibration.task_temperature(shots, scale) * (calibration.adapted_scale * ratio if adapted else 1.0)
-        sets = prediction_sets(softmax(logits / t), calibration.set_threshold(coverage, shots))
-        rejected = -logits.max(axis=1) / spread > calibration.unknown_cut(adapted)
-        out.append(
-            EpisodeRecord(
-                shots=shots,
-                ways=logits.shape[1],
-                logits=logits,
-                targets=data["targets"][data["episode"] == i],
-                unknown_logits=data["unknown_logits"][data["unknown_episode"] == i],
-                temperature=t,
-                spread=float(spread),
-                sets=[[] if rej else [str(k) for k in s] for s, rej in zip(sets, rejected, strict=True)],
-                class_names=[str(k) for k in range(logits.shape[1])],
-                adapt_seconds=float(data["adapt_seconds"][i]),
-                infer_seconds=0.0,
-                adaptation_ratio=ratio,
-                support_scale=scale,
-            )
-        )
-    return out
-
-
-def refit_adapted(args: argparse.Namespace) -> int:
-    """Fit the adapted temperature scale and novelty cut from seed-1 adapted records; update the JSON."""
-    path = REPO / "resources" / "fewshot_calibration.json"
-    table = json.loads(path.read_text(encoding="utf-8"))
-    base = load_calibration(args.backbone)
-    records = {}
-    for name in DATASETS:
-        recs = [r for f in sorted(args.fit_adapted.glob(f"{name}-*shot-seed1-*.npz")) for r in load_records(f, base) if r.adapt_seconds > 0]
-        if recs:
-            records[name] = recs
-    cal = fit_adapted(records, base)
-    entry = table["backbones"][args.backbone]
-    entry.update({"adapted_scale": cal.adapted_scale, "adapted_unknown_threshold": cal.adapted_unknown_threshold})
-    entry["adapted_fitted_on"] = ", ".join(f"{n}: {len(r)} adapted episodes" for n, r in records.items()) + " (seed 1)"
-    path.write_text(json.dumps(table, indent=1) + "\n", encoding="utf-8")
-    print(json.dumps(entry, indent=1))
-    return 0
-
-
-def rescore(args: argparse.Namespace) -> int:
-    """Metrics of saved records under the current calibration (no episode is re-run)."""
-    cal = load_calibration(args.backbone)
-    for f in sorted(args.rescore.glob("*.npz")):
-        recs = load_records(f, cal)
-        r = summarise(recs, recs[0].ways, recs[0].shots, 0.0)
-        print(f.name, json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in r.__dict__.items()}))
-    return 0
-
-
 def compare(data: Path, args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, groups in DATASETS.items():
@@ -171,8 +85,6 @@ def compare(data: Path, args: argparse.Namespace) -> dict[str, Any]:
                 run_episode(PrototypicalClassifier(args.backbone, adapt=args.adapt, random_state=args.seed * 100003 + i), emb, ds, ep, 0.9)
                 for i, ep in enumerate(eps)
             ]
-            if args.records:
-                save_records(args.records / f"{name}-{shots}shot-seed{args.seed}-{args.adapt}.npz", records)
             ours = summarise(records, ways, shots, 0.0).__dict__
             ours["wall_seconds"] = time.perf_counter() - start
             base = easyfsl_episodes(head, eps)
@@ -248,23 +160,13 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--adapt", choices=["none", "auto", "always"], default="none")
     parser.add_argument("--throughput", type=int, default=0, metavar="N", help="also measure embedding throughput on N images")
-    parser.add_argument("--fit-calibration", type=Path, metavar="JSON", help="meta-fit the calibration (seed 1 episodes) and write it")
     parser.add_argument("--out", type=Path, help="write the JSON results here")
     parser.add_argument("--adapt-timing", action="store_true", help="time one 5x5 fit with adaptation from image files")
-    parser.add_argument("--fit-adapted", type=Path, metavar="DIR", help="fit the adapted calibration from seed-1 records in DIR")
-    parser.add_argument("--rescore", type=Path, metavar="DIR", help="metrics of the records in DIR under the current calibration")
-    parser.add_argument("--records", type=Path, metavar="DIR", help="also save per-episode logits under DIR (.npz)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if not args.data.is_dir():
         print(f"bench_fewshot: skipped, no datasets at {args.data}", file=sys.stderr)
         return 0
-    if args.fit_calibration:
-        return write_calibration(args)
-    if args.fit_adapted:
-        return refit_adapted(args)
-    if args.rescore:
-        return rescore(args)
     report: dict[str, Any] = {"backbone": args.backbone, "adapt": args.adapt, "seed": args.seed, "episodes": args.episodes}
     if args.adapt_timing:
         report["adapt_timing"] = adapt_timing(args.data, args.backbone)
@@ -278,35 +180,6 @@ def main() -> int:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    return 0
-
-
-FIT_EPISODES = 500  # per shot count and dataset: chest's coverage varies a lot between samples of 200
-
-
-def write_calibration(args: argparse.Namespace) -> int:
-    """Fit on seed-1 episodes (the evaluation uses seed 0) of 1, 2, 3, 5 and 10 shots on every dev set.
-
-    Replaces this backbone's entry of the JSON file (other backbones are kept); its adapted values are
-    dropped, since they depend on the temperatures: refit them with ``--records`` and ``--fit-adapted``.
-    """
-    records: dict[str, list[Any]] = {}
-    for name, groups in DATASETS.items():
-        ds = load_folder_dataset(args.data / name, groups)
-        emb = Embedder(args.backbone, flip=FeatureConfig().flip, cache=EmbeddingCache()).embed(ds.files)
-        records[name] = []
-        for shots in (1, 2, 3, 5, 10):
-            _, eps = sample_episodes(ds.labels, ds.groups, args.ways, shots, args.queries, FIT_EPISODES, seed=1)
-            records[name] += [run_episode(PrototypicalClassifier(args.backbone, adapt="none"), emb, ds, ep, 0.9) for ep in eps]
-    cal = fit_calibration(records).to_dict()
-    cal["fitted_on"] = (
-        f"{', '.join(DATASETS)} (group-aware), {args.ways}-way, {args.queries} queries, {FIT_EPISODES} episodes per shot count 1-10, seed 1"
-    )
-    path = args.fit_calibration
-    table = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"version": 1, "backbones": {}}
-    table["backbones"][args.backbone] = cal
-    path.write_text(json.dumps(table, indent=1) + "\n", encoding="utf-8")
-    print(json.dumps(cal, indent=1))
     return 0
 
 

@@ -36,8 +36,10 @@ VARIANTS: dict[str, tuple[tuple[str, ...], bool]] = {
     "shots+scale": (("bias", "log_shots", "log_scale"), False),
     "shots+loo": (("bias", "log_shots"), True),
     "shots+scale+loo": (("bias", "log_shots", "log_scale"), True),
+    "shots+ways": (("bias", "log_shots", "log_ways"), False),
+    "shots+ways+loo": (("bias", "log_shots", "log_ways"), True),
 }
-_FROZEN = 3  # the first three weights make the prior of the frozen embedding; the rest are adaptation's factor
+_FROZEN = 4  # the first four weights make the prior of the frozen embedding; the rest are adaptation's factor
 
 
 def _novelty(logits: npt.NDArray[np.float64], spread: float) -> npt.NDArray[np.float64]:

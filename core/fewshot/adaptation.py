@@ -36,8 +36,8 @@ LEARNING_RATE = 1e-3
 #   block 15 + head, lr 1e-3, 40 steps:  rbc +3.8, chest +3.8 (5 s)   <- default
 #   block 15 + head, lr 1e-3, 80 steps:  rbc +4.3, chest +3.7 (9-10 s: too slow for 300-episode evaluation)
 # Over all 300 seed-0 episodes, 40 steps against 20: rbc 65.4 -> 65.8 %, chest 41.1 -> 41.2 %.
-# Changing the steps changes how tight the adapted support set gets: refit the adapted calibration
-# (bench/bench_fewshot.py --records DIR on seed 1, then --fit-adapted DIR).
+# (These settings were tuned on rbc-morphology and chest-xray-findings only.) Changing them changes how
+# tight the adapted support set gets: rerun bench/lodo.py (new records) to refit the calibration.
 TRAINABLE: tuple[str, ...] = ()
 
 # Temperature of the adaptation loss: the calibration these settings were tuned with (commit 2164a35),

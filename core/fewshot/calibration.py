@@ -1,19 +1,25 @@
-"""Calibration learnt across many tasks, refined per support set, and the statistics around it.
+"""Calibration learnt across many tasks, informed by each support set, and the statistics around it.
 
-The shipped file ``resources/fewshot_calibration.json`` holds, per backbone, values meta-fitted
-over thousands of development episodes (see bench/bench_fewshot.py --fit-calibration):
+The shipped file ``resources/fewshot_calibration.json`` holds, per backbone, values meta-fitted on
+development episodes of four domains (bench/lodo.py --ship; bench/lodo.py also reports how each
+holds on a domain it was not fitted on):
 
-- ``temperature``: softmax temperature for logits ``-squared distance``, as a function of shots
-  (interpolated in log-shots);
+- ``temperature``: the softmax temperature for logits ``-squared distance``. A prior, log-linear in
+  the task statistics (``TEMPERATURE_FEATURES``: shots, the support set's scale), is moved toward what
+  the support set itself shows: each example predicted from the others (leave-one-out, frozen
+  embedding) gives a likelihood for every temperature, and the temperature is the MAP under a
+  Gaussian prior on log T whose precision (``loo_strength``) is meta-fitted. Support sets whose
+  examples are recognised with wide margins (an easy task) get sharp probabilities; muddled ones soft
+  probabilities. Adaptation's factor (how far it pulled the classes apart) applies on top.
 - ``set_threshold``: cumulative calibrated probability at which a prediction set stops growing,
-  per target coverage and shots, so that the sets cover their target on held-out tasks;
-- ``unknown_quantile``: the novelty score below which ``1 - false_rejection`` of known queries fall,
-  expressed relative to the support set's own leave-one-out spread;
-- ``task_scale``: how the temperature follows the support set's own scale. Centring and L2 put every
-  task on the unit sphere, which hides how alike its images are: support examples of chest X-rays sit
-  closer together (before the L2) than those of blood cells, and such tasks are harder. The temperature
-  is multiplied by ``(reference / support_scale) ** exponent``, softening the probabilities of tasks
-  whose support set is tight; the exponent is meta-fitted with the rest.
+  per target coverage and shots, so that the sets cover their target on every fitting domain;
+- ``unknown_threshold`` / ``adapted_unknown_threshold``: the novelty score (squared distance to the
+  nearest prototype over the support set's own leave-one-out spread) above which a query is "none
+  of these", frozen and adapted embeddings;
+- ``estimate_sd``: the systematic error of the accuracy estimate on held-out domains, for its interval.
+
+A saved model keeps the calibration it was fitted with (core.fewshot.persistence), so editing this
+file never changes a project's numbers.
 """
 
 from __future__ import annotations
@@ -34,7 +40,8 @@ FloatArray = npt.NDArray[np.float64]
 
 
 # Inputs of the prior temperature model, in order: log T_prior = weights . features(task statistics).
-TEMPERATURE_FEATURES = ("bias", "log_shots", "log_scale", "adapted", "log_ratio")
+TEMPERATURE_FEATURES = ("bias", "log_shots", "log_scale", "log_ways", "adapted", "log_ratio")
+_PRIOR = 4  # the first four features make the prior of the frozen embedding; the rest are adaptation's factor
 # log-temperatures on which the support set's leave-one-out likelihood is evaluated (T from 0.01 to 100)
 LOG_T_GRID = np.linspace(math.log(1e-2), math.log(1e2), 161)
 
@@ -65,6 +72,7 @@ class TaskStatistics:
                 1.0,
                 math.log(max(self.shots, 1.0)),
                 math.log(max(self.support_scale, 1e-6)),
+                math.log(max(self.ways, 2)),
                 float(self.adapted),
                 math.log(max(self.adaptation_ratio, 1.0)) if self.adapted else 0.0,
             ]
@@ -103,7 +111,7 @@ def map_log_temperature(prior: float, strength: float, curve: FloatArray | None,
 class Calibration:
     """Meta-fitted calibration for one backbone; see the module docstring."""
 
-    temperature_weights: tuple[float, ...] = (math.log(0.3), 0.0, 0.0, 0.0, 0.0)
+    temperature_weights: tuple[float, ...] = (math.log(0.3), 0.0, 0.0, 0.0, 0.0, 0.0)
     loo_strength: float = math.inf  # prior precision against the support set's evidence; inf: ignore the evidence
     loo_shift: float = 0.0  # log-temperature correction of the leave-one-out evidence (see map_log_temperature)
     set_coverages: tuple[float, ...] = (0.9,)
@@ -126,8 +134,8 @@ class Calibration:
 
     def temperature_from_curve(self, stats: TaskStatistics, curve: FloatArray | None) -> float:
         w, x = np.asarray(self.temperature_weights), stats.features()
-        frozen = map_log_temperature(float(w[:3] @ x[:3]), self.loo_strength, curve, self.loo_shift)
-        return float(math.exp(min(max(frozen + float(w[3:] @ x[3:]), -7.0), 7.0)))
+        frozen = map_log_temperature(float(w[:_PRIOR] @ x[:_PRIOR]), self.loo_strength, curve, self.loo_shift)
+        return float(math.exp(min(max(frozen + float(w[_PRIOR:] @ x[_PRIOR:]), -7.0), 7.0)))
 
     def unknown_cut(self, adapted: bool) -> float:
         """Novelty above which a query is "none of these"."""

@@ -33,7 +33,7 @@ def test_shipped_calibration_for_the_default_backbone() -> None:
 
 def test_the_support_sets_own_evidence_moves_the_temperature() -> None:
     """Leave-one-out predictions that are all right with wide margins pull T down; muddled ones push it up."""
-    cal = Calibration(temperature_weights=(math.log(0.3), 0.0, 0.0, 0.0, 0.0), loo_strength=2.0)
+    cal = Calibration(temperature_weights=(math.log(0.3), 0.0, 0.0, 0.0, 0.0, 0.0), loo_strength=2.0)
     targets = np.repeat(np.arange(3), 4)
     clear = np.where(np.arange(3)[None, :] == targets[:, None], -0.2, -2.0)  # own class much nearer
     muddled = np.where(np.arange(3)[None, :] == targets[:, None], -1.0, -0.9)  # own class a little further
@@ -45,7 +45,7 @@ def test_the_support_sets_own_evidence_moves_the_temperature() -> None:
 
 
 def test_adaptation_factor_applies_on_top() -> None:
-    cal = Calibration(temperature_weights=(math.log(0.3), 0.0, 0.0, math.log(1.5), 1.0))
+    cal = Calibration(temperature_weights=(math.log(0.3), 0.0, 0.0, 0.0, math.log(1.5), 1.0))
     assert cal.task_temperature(_stats(5, adapted=True, ratio=2.0)) == pytest.approx(0.3 * 1.5 * 2.0)
     assert Calibration.from_dict(cal.to_dict()) == cal
 
