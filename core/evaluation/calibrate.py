@@ -26,7 +26,15 @@ from scipy import optimize
 
 from core.evaluation.metrics import expected_calibration_error
 from core.evaluation.runner import EpisodeRecord
-from core.fewshot.calibration import LOG_T_GRID, TEMPERATURE_FEATURES, Calibration, loo_nll_curve, prediction_sets, softmax
+from core.fewshot.calibration import (
+    LOG_T_GRID,
+    TEMPERATURE_FEATURES,
+    Calibration,
+    loo_nll_curve,
+    posterior_means,
+    prediction_sets,
+    softmax,
+)
 
 COVERAGES = (0.8, 0.85, 0.9, 0.95)
 # temperature-model variants, chosen between by leave-one-domain-out within the fitting domains:
@@ -72,8 +80,7 @@ class _Domain:
         frozen = prior.copy()
         if math.isfinite(strength) and self.has_curve.any():
             rows = self.has_curve
-            objective = self.curves[rows] + strength * (LOG_T_GRID[None, :] - (prior[rows, None] - shift)) ** 2
-            frozen[rows] = LOG_T_GRID[objective.argmin(axis=1)] + shift
+            frozen[rows] = posterior_means(prior[rows], strength, self.curves[rows], shift)
         return np.clip(frozen + self.x[:, _FROZEN:] @ weights[_FROZEN:], -7.0, 7.0)
 
     def nll(self, log_t: npt.NDArray[np.float64]) -> float:
@@ -106,7 +113,7 @@ def fit_temperature_model(domains: Sequence[_Domain], variant: str) -> tuple[npt
     frozen_domains = [_subset(d, ~d.adapted) for d in domains]
     frozen_domains = [d for d in frozen_domains if d.queries]
     start = np.array([math.log(0.5)] + [0.0] * (len(free_idx) - 1) + ([math.log(3.0), 0.0] if use_loo else []))
-    best = optimize.minimize(frozen_loss, start, method="Nelder-Mead", options={"xatol": 1e-3, "fatol": 1e-5, "maxiter": 800})
+    best = optimize.minimize(frozen_loss, start, method="Nelder-Mead", options=_nelder_mead(start))
     w, strength, shift = unpack(best.x)
     adapted_domains = [d for d in (_subset(d, d.adapted) for d in domains) if d.queries]
     if adapted_domains:
@@ -116,9 +123,16 @@ def fit_temperature_model(domains: Sequence[_Domain], variant: str) -> tuple[npt
             w2[_FROZEN:] = theta
             return float(np.mean([d.nll(d.log_temperatures(w2, strength, shift)) for d in adapted_domains]))
 
-        fit = optimize.minimize(adapted_loss, np.array([0.0, 1.0]), method="Nelder-Mead", options={"xatol": 1e-3, "fatol": 1e-5})
+        start_adapted = np.array([0.0, 1.0])
+        fit = optimize.minimize(adapted_loss, start_adapted, method="Nelder-Mead", options=_nelder_mead(start_adapted))
         w[_FROZEN:] = fit.x
     return w, strength, shift
+
+
+def _nelder_mead(start: npt.NDArray[np.float64], step: float = 0.5) -> dict[str, object]:
+    """Options with a starting simplex of real steps: scipy's default moves a zero start by 0.00025 only."""
+    simplex = np.vstack([start] + [start + step * np.eye(len(start))[i] for i in range(len(start))])
+    return {"initial_simplex": simplex, "xatol": 1e-3, "fatol": 1e-6, "maxiter": 2000}
 
 
 def _subset(domain: _Domain, keep: npt.NDArray[np.bool_]) -> _Domain:

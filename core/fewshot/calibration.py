@@ -7,7 +7,7 @@ holds on a domain it was not fitted on):
 - ``temperature``: the softmax temperature for logits ``-squared distance``. A prior, log-linear in
   the task statistics (``TEMPERATURE_FEATURES``: shots, the support set's scale), is moved toward what
   the support set itself shows: each example predicted from the others (leave-one-out, frozen
-  embedding) gives a likelihood for every temperature, and the temperature is the MAP under a
+  embedding) gives a likelihood for every temperature, and log T is the posterior mean under a
   Gaussian prior on log T whose precision (``loo_strength``) is meta-fitted. Support sets whose
   examples are recognised with wide margins (an easy task) get sharp probabilities; muddled ones soft
   probabilities. Adaptation's factor (how far it pulled the classes apart) applies on top.
@@ -96,15 +96,24 @@ def loo_nll_curve(loo_logits: FloatArray | None, targets: npt.NDArray[np.int64])
     return np.asarray(-picked.sum(axis=1), dtype=np.float64)
 
 
-def map_log_temperature(prior: float, strength: float, curve: FloatArray | None, shift: float = 0.0) -> float:
-    """The log-temperature that best balances the support set's leave-one-out likelihood (``curve``) against
-    a Gaussian prior on log T centred on ``prior`` with precision ``strength`` (per unit of squared log T).
+def posterior_log_temperature(prior: float, strength: float, curve: FloatArray | None, shift: float = 0.0) -> float:
+    """The posterior mean of log T given the support set's leave-one-out likelihood (``curve``) and a Gaussian
+    prior on log T centred on ``prior`` with precision ``strength`` (per unit of squared log T).
 
     ``shift`` corrects the leave-one-out evidence for its bias: a left-out example meets prototypes of one
-    example fewer than a new image does, so its best temperature is off by a meta-fitted factor."""
+    example fewer than a new image does, so its best temperature is off by a meta-fitted factor. The mean
+    (not the mode) keeps the temperature a smooth function of the prior, which the meta-fit needs."""
     if curve is None or not math.isfinite(strength):
         return prior
-    return float(LOG_T_GRID[np.argmin(curve + strength * (LOG_T_GRID - (prior - shift)) ** 2)]) + shift
+    return float(posterior_means(np.array([prior]), strength, curve[None, :], shift)[0])
+
+
+def posterior_means(priors: FloatArray, strength: float, curves: FloatArray, shift: float = 0.0) -> FloatArray:
+    """Vectorised :func:`posterior_log_temperature`: priors (n,), curves (n, len(LOG_T_GRID)) -> (n,)."""
+    log_post = -(curves + strength * (LOG_T_GRID[None, :] - (priors[:, None] - shift)) ** 2)
+    log_post -= log_post.max(axis=1, keepdims=True)
+    weights = np.exp(log_post)
+    return np.asarray((weights * LOG_T_GRID[None, :]).sum(axis=1) / weights.sum(axis=1) + shift, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -113,7 +122,7 @@ class Calibration:
 
     temperature_weights: tuple[float, ...] = (math.log(0.3), 0.0, 0.0, 0.0, 0.0, 0.0)
     loo_strength: float = math.inf  # prior precision against the support set's evidence; inf: ignore the evidence
-    loo_shift: float = 0.0  # log-temperature correction of the leave-one-out evidence (see map_log_temperature)
+    loo_shift: float = 0.0  # log-temperature correction of the leave-one-out evidence (see posterior_log_temperature)
     set_coverages: tuple[float, ...] = (0.9,)
     set_shots: tuple[float, ...] = (1.0, 5.0)
     set_values: tuple[tuple[float, ...], ...] = ((0.9, 0.9),)  # [coverage][shots]
@@ -134,7 +143,7 @@ class Calibration:
 
     def temperature_from_curve(self, stats: TaskStatistics, curve: FloatArray | None) -> float:
         w, x = np.asarray(self.temperature_weights), stats.features()
-        frozen = map_log_temperature(float(w[:_PRIOR] @ x[:_PRIOR]), self.loo_strength, curve, self.loo_shift)
+        frozen = posterior_log_temperature(float(w[:_PRIOR] @ x[:_PRIOR]), self.loo_strength, curve, self.loo_shift)
         return float(math.exp(min(max(frozen + float(w[_PRIOR:] @ x[_PRIOR:]), -7.0), 7.0)))
 
     def unknown_cut(self, adapted: bool) -> float:
