@@ -186,6 +186,7 @@ def main() -> int:
         table[held_out] = {name: score(report_eps[held_out][name], cal) for name, *_ in ROWS}
         for name, row in table[held_out].items():
             print(summary_line(held_out, name, row), flush=True)
+        table[held_out]["calibration"] = cal.to_dict()  # what was fitted without this domain
     out = {
         "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
         "git_sha": git_sha(),
