@@ -52,6 +52,8 @@ class Episodes:
     adapt_seconds: np.ndarray
     support_loo: list[np.ndarray]  # (n_support, ways) each; zero rows when no class has two examples
     support_targets: list[np.ndarray]
+    novelty: list[np.ndarray]  # (n_query,) as the classifier judges "none of these" (frozen embedding)
+    unknown_novelty: list[np.ndarray]
 
     def __len__(self) -> int:
         return len(self.logits)
@@ -90,7 +92,7 @@ def run_episodes(
     assert len(readable) == len(ds.files), "development data must all be readable"
     head = torch.from_numpy(emb.raw[:, 0, -load_backbone("efficientnet-lite0").layout[-1][1] :]).float()
     _, eps = sample_episodes(ds.labels, ds.groups, ways, shots, queries, episodes, seed)
-    out = Episodes(domain, [], [], [], [], np.zeros(len(eps)), np.zeros(len(eps)), [], [], np.zeros(len(eps)), [], [])
+    out = Episodes(domain, [], [], [], [], np.zeros(len(eps)), np.zeros(len(eps)), [], [], np.zeros(len(eps)), [], [], [], [])
     for i, ep in enumerate(eps):
         # a generous budget: the 40 steps, not the load on the machine, bound adaptation, so records are reproducible
         clf = PrototypicalClassifier(
@@ -109,6 +111,8 @@ def run_episodes(
         out.adapt_seconds[i] = r.adapt_seconds
         out.support_loo.append(r.support_loo if r.support_loo is not None else np.zeros((0, r.ways)))
         out.support_targets.append(r.support_targets if r.support_loo is not None else np.zeros(0, dtype=np.int64))
+        out.novelty.append(r.query_novelty())
+        out.unknown_novelty.append(r.unknown_query_novelty())
         acc, conf, ok = easyfsl_episode(head, ep)
         out.baseline_accuracy[i] = acc
         out.baseline_confidence.append(conf)
@@ -127,7 +131,17 @@ def _ragged(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 def save(path: Path, eps: Episodes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {"domain": np.array(eps.domain)}
-    for name in ("logits", "targets", "unknown_logits", "baseline_confidence", "baseline_correct", "support_loo", "support_targets"):
+    for name in (
+        "logits",
+        "targets",
+        "unknown_logits",
+        "baseline_confidence",
+        "baseline_correct",
+        "support_loo",
+        "support_targets",
+        "novelty",
+        "unknown_novelty",
+    ):
         flat, lengths = _ragged(getattr(eps, name))
         arrays[name], arrays[f"{name}_lengths"] = flat, lengths
     arrays["stats"] = np.array([astuple(s) for s in eps.stats], dtype=np.float64)
@@ -163,6 +177,11 @@ def load(path: Path) -> Episodes:
         data["adapt_seconds"],
         [a.reshape(-1, w) for a, w in zip(split("support_loo"), ways, strict=True)],
         [t.astype(np.int64) for t in split("support_targets")],
+        # files saved before novelty was recorded hold frozen episodes only, where it is -max logit / spread
+        split("novelty") if "novelty" in data else [-lg.max(axis=1) / sp for lg, sp in zip(logits, data["spread"], strict=True)],
+        split("unknown_novelty")
+        if "unknown_novelty" in data
+        else [-u.max(axis=1) / sp if len(u) else np.zeros(0) for u, sp in zip(unknown, data["spread"], strict=True)],
     )
 
 

@@ -105,7 +105,7 @@ def score(eps: er.Episodes, cal: Calibration) -> dict[str, Any]:
         conf.append(proba.max(1))
         ok.append(pred == r.targets)
         cut = cal.unknown_cut(r.stats.adapted)
-        rejected = -r.logits.max(1) / r.spread > cut
+        rejected = r.query_novelty() > cut
         sets = prediction_sets(proba, cal.set_threshold(COVERAGE, r.stats.shots))
         covered += [(t in s) and not rej for t, s, rej in zip(r.targets, sets, rejected, strict=True)]
         sizes += [0 if rej else len(s) for s, rej in zip(sets, rejected, strict=True)]
@@ -115,8 +115,8 @@ def score(eps: er.Episodes, cal: Calibration) -> dict[str, Any]:
         # the error a perfectly calibrated estimate would still make: the queries' right/wrong are coin flips
         floor.append(float(np.sqrt(2 / np.pi * (top * (1 - top)).sum()) / len(top)))
         if len(r.unknown_logits):
-            aurocs.append(auroc(-r.logits.max(1) / r.spread, -r.unknown_logits.max(1) / r.spread))
-            flagged_unknown.append(float((-r.unknown_logits.max(1) / r.spread > cut).mean()))
+            aurocs.append(auroc(r.query_novelty(), r.unknown_query_novelty()))
+            flagged_unknown.append(float((r.unknown_query_novelty() > cut).mean()))
     acc, ci = mean_ci95(accs)
     gain, gain_ci = mean_ci95(np.array(accs) - eps.baseline_accuracy)
     errors = np.array(est) - np.array(accs)

@@ -7,8 +7,8 @@ Given the :class:`EpisodeRecord` of many episodes per domain (any shot counts, a
   decide), with a small ridge pull toward "no dependence" on the statistics;
 - the cumulative-probability threshold at which prediction sets reach each target coverage on every
   domain (with "none of these" active, as the product uses them);
-- the novelty cuts (frozen and adapted embeddings) that reject about ``false_rejection`` of known
-  queries on the domain that needs the highest cut.
+- the novelty cut (novelty is measured in the frozen embedding, adapted or not) that rejects about
+  ``false_rejection`` of known queries on the domain that needs the highest cut.
 
 What counts is how these hold on a domain they were not fitted on: bench/lodo.py fits them on three
 development domains and reports on the fourth.
@@ -48,10 +48,6 @@ VARIANTS: dict[str, tuple[tuple[str, ...], bool]] = {
     "shots+ways+loo": (("bias", "log_shots", "log_ways"), True),
 }
 _FROZEN = 4  # the first four weights make the prior of the frozen embedding; the rest are adaptation's factor
-
-
-def _novelty(logits: npt.NDArray[np.float64], spread: float) -> npt.NDArray[np.float64]:
-    return np.asarray(-logits.max(axis=1) / spread, dtype=np.float64)
 
 
 class _Domain:
@@ -184,17 +180,10 @@ def fit_calibration(
         name: [cal.task_temperature(r.stats, r.support_loo, r.support_targets) for r in recs if r.stats is not None]
         for name, recs in records.items()
     }
-    cuts = {}
-    for adapted in (False, True):
-        scores = [
-            np.concatenate(sel)
-            for recs in records.values()
-            if (sel := [_novelty(r.logits, r.spread) for r in recs if r.stats is not None and r.stats.adapted == adapted])
-        ]
-        cuts[adapted] = float(max(np.quantile(s, 1 - false_rejection) for s in scores)) if scores else None
-    frozen_cut = cuts[False]
-    unknown = frozen_cut if frozen_cut is not None else Calibration().unknown_threshold
-    cal = replace(cal, unknown_threshold=unknown, adapted_unknown_threshold=cuts[True])
+    # novelty is judged in the frozen embedding, adapted or not (core.fewshot.classifier), so one cut serves
+    # both: per domain the quantile that rejects ``false_rejection`` of known queries, then the largest
+    unknown = float(max(np.quantile(np.concatenate([r.query_novelty() for r in recs]), 1 - false_rejection) for recs in records.values()))
+    cal = replace(cal, unknown_threshold=unknown, adapted_unknown_threshold=None)
     shots = sorted({int(r.shots) for recs in records.values() for r in recs})
     values = [tuple(_set_threshold(records, temps, cal, cov, k) for k in shots) for cov in COVERAGES]
     extra = {"temperature_model": chosen, "variant_worst_ece": {k: round(v, 4) for k, v in worst.items()}}
@@ -221,7 +210,7 @@ def _set_threshold(
             hits = []
             for r, t in pairs:
                 sets = prediction_sets(softmax(r.logits / t), threshold)
-                rejected = _novelty(r.logits, r.spread) > cal.unknown_cut(bool(r.stats and r.stats.adapted))
+                rejected = r.query_novelty() > cal.unknown_cut(bool(r.stats and r.stats.adapted))
                 hits += [(tg in s) and not rej for tg, s, rej in zip(r.targets, sets, rejected, strict=True)]
             covs.append(np.mean(hits))
         return float(min(covs))

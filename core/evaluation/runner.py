@@ -61,6 +61,16 @@ class EpisodeRecord:
     stats: TaskStatistics | None = None  # the support set's statistics the temperature follows
     support_loo: FloatArray | None = None  # (n_support, ways) frozen leave-one-out logits, NaN rows for singletons
     support_targets: npt.NDArray[np.int64] | None = None  # (n_support,) column of each support example's class
+    novelty: FloatArray | None = None  # (n_query,) as the classifier judges "none of these"; None: -max logit / spread
+    unknown_novelty: FloatArray | None = None  # (n_unknown,)
+
+    def query_novelty(self) -> FloatArray:
+        return self.novelty if self.novelty is not None else np.asarray(-self.logits.max(axis=1) / self.spread)
+
+    def unknown_query_novelty(self) -> FloatArray:
+        if self.unknown_novelty is not None:
+            return self.unknown_novelty
+        return np.asarray(-self.unknown_logits.max(axis=1) / self.spread)
 
 
 @dataclass
@@ -133,10 +143,14 @@ def run_episode(clf: PrototypicalClassifier, emb: EmbeddingResult, ds: FolderDat
     names = [ds.classes[c] for c in ep.support_labels]
     clf.fit(subset(emb, ep.support), names)
     start = time.perf_counter()
-    logits = clf.decision_function(subset(emb, ep.query))
-    sets = clf._sets(logits, coverage, allow_none=True)
+    q, novelty = clf._query(subset(emb, ep.query))
+    logits = clf._neg_sq_dist(q)
+    sets = clf._sets(logits, novelty, coverage, allow_none=True)
     infer = (time.perf_counter() - start) / max(len(ep.query), 1)
-    unknown = clf.decision_function(subset(emb, ep.unknown)) if len(ep.unknown) else np.zeros((0, len(clf.classes_)))
+    unknown, unknown_novelty = np.zeros((0, len(clf.classes_))), np.zeros(0)
+    if len(ep.unknown):
+        u, unknown_novelty = clf._query(subset(emb, ep.unknown))
+        unknown = clf._neg_sq_dist(u)
     column = {name: j for j, name in enumerate(clf.classes_)}
     targets = np.array([column[ds.classes[c]] for c in ep.query_labels], dtype=np.int64)
     return EpisodeRecord(
@@ -156,6 +170,8 @@ def run_episode(clf: PrototypicalClassifier, emb: EmbeddingResult, ds: FolderDat
         stats=clf.task_stats_,
         support_loo=clf.frozen_loo_,
         support_targets=clf.support_labels_,
+        novelty=novelty,
+        unknown_novelty=unknown_novelty,
     )
 
 
@@ -180,7 +196,7 @@ def summarise(records: Sequence[EpisodeRecord], ways: int, shots: int, embed_sec
         covered += [t in s for t, s in zip(truth, r.sets, strict=True)]
         sizes += [len(s) for s in r.sets]
         if len(r.unknown_logits):
-            aurocs.append(auroc(-r.logits.max(axis=1) / r.spread, -r.unknown_logits.max(axis=1) / r.spread))
+            aurocs.append(auroc(r.query_novelty(), r.unknown_query_novelty()))
     acc, ci = mean_ci95(accs)
     conf_all, ok_all = np.concatenate(conf), np.concatenate(ok)
     errors = np.array(estimates) - np.array(accs)

@@ -125,7 +125,14 @@ class PrototypicalClassifier:
         self.support_scale_ = support_scale(frozen)
         # the support set's own evidence on how hard its task is: each example predicted from the others,
         # in the frozen embedding (the adapted one was trained on these very examples)
-        self.frozen_loo_ = leave_one_out_logits(l2(frozen - frozen.mean(axis=0, keepdims=True)), codes, len(self.classes_))
+        frozen_unit = l2(frozen - frozen.mean(axis=0, keepdims=True))
+        self.frozen_loo_ = leave_one_out_logits(frozen_unit, codes, len(self.classes_))
+        # "none of these" is judged in the frozen embedding even after adaptation: adaptation draws the
+        # support set tight around itself, so distances there do not compare across tasks (novelty cuts
+        # fitted on adapted development episodes ranged 2.2-6.9 between domains; frozen 0.9-1.5)
+        self._frozen_mean: npt.NDArray[np.float32] | None = frozen.mean(axis=0, keepdims=True)
+        self.frozen_prototypes_ = np.stack([frozen_unit[codes == k].mean(axis=0) for k in range(len(self.classes_))])
+        self._novelty_spread = _spread_of(self.frozen_loo_, codes, self.frozen_prototypes_)
         if self._should_adapt(emb):
             frozen_spread = _prototype_spread(frozen, codes)
             start = time.perf_counter()
@@ -186,7 +193,8 @@ class PrototypicalClassifier:
         if not hasattr(self, "prototypes_"):
             raise NotFittedError("this classifier has no support set yet; call fit(support_images, labels) first")
 
-    def _query(self, X: Images) -> npt.NDArray[np.float32]:
+    def _query(self, X: Images) -> tuple[npt.NDArray[np.float32], FloatArray]:
+        """Query embeddings (n, d) in the task's embedding, and their novelty (n,)."""
         self._check_fitted()
         emb = self._embed(X, need_activations=self.adapted_)
         if emb.errors:
@@ -195,7 +203,16 @@ class PrototypicalClassifier:
 
             raise ImageReadError(first.split(":")[0], f"{len(emb.errors)} query image(s) unreadable: {first}")
         z = self._base(emb)
-        return l2(z - self._mean) if self._config.centre else z
+        q = l2(z - self._mean) if self._config.centre else z
+        return q, self._novelty(emb, q)
+
+    def _novelty(self, emb: EmbeddingResult, q: npt.NDArray[np.float32]) -> FloatArray:
+        """Squared distance to the nearest prototype over the support set's own leave-one-out spread, frozen embedding."""
+        if self._frozen_mean is None:  # a model saved before novelty moved to the frozen embedding
+            return np.asarray(-self._neg_sq_dist(q).max(axis=1) / self._spread, dtype=np.float64)
+        f = l2(transform(emb.raw, self._backbone().layout, self._config) - self._frozen_mean)
+        d = ((f[:, None, :] - self.frozen_prototypes_[None]) ** 2).sum(-1)
+        return np.asarray(d.min(axis=1) / self._novelty_spread, dtype=np.float64)
 
     def _neg_sq_dist(self, q: npt.NDArray[np.float32]) -> FloatArray:
         d = (q * q).sum(1)[:, None] - 2 * q @ self.prototypes_.T + (self.prototypes_**2).sum(1)[None, :]
@@ -203,7 +220,7 @@ class PrototypicalClassifier:
 
     def decision_function(self, X: Images) -> FloatArray:
         """Logits before temperature: minus squared distance to each prototype, (n, n_classes)."""
-        return self._neg_sq_dist(self._query(X))
+        return self._neg_sq_dist(self._query(X)[0])
 
     def predict_proba(self, X: Images) -> FloatArray:
         """Calibrated class probabilities, (n_query, n_classes), columns follow ``classes_``."""
@@ -215,21 +232,18 @@ class PrototypicalClassifier:
 
     def novelty(self, X: Images) -> FloatArray:
         """Distance to the nearest prototype relative to the support set's own spread, (n,); higher is more unusual."""
-        return self._novelty(self.decision_function(X))
-
-    def _novelty(self, logits: FloatArray) -> FloatArray:
-        return np.asarray(-logits.max(axis=1) / self._spread, dtype=np.float64)
+        return self._query(X)[1]
 
     def predict_set(self, X: Images, coverage: float = 0.9, allow_none: bool = True) -> list[list[str]]:
         """Plausible classes per query at ``coverage``; an empty list means "none of these"."""
-        logits = self.decision_function(X)
-        return self._sets(logits, coverage, allow_none)
+        q, novelty = self._query(X)
+        return self._sets(self._neg_sq_dist(q), novelty, coverage, allow_none)
 
-    def _sets(self, logits: FloatArray, coverage: float, allow_none: bool) -> list[list[str]]:
+    def _sets(self, logits: FloatArray, novelty: FloatArray, coverage: float, allow_none: bool) -> list[list[str]]:
         proba = softmax(logits / self.temperature_)
         threshold = self._calibration.set_threshold(coverage, float(self.shots_.mean()))
         sets = prediction_sets(proba, threshold)
-        unknown = self._novelty(logits) > self._calibration.unknown_cut(self.adapted_) if allow_none else np.zeros(len(sets), dtype=bool)
+        unknown = novelty > self._calibration.unknown_cut(self.adapted_) if allow_none else np.zeros(len(sets), dtype=bool)
         return [[] if unknown[i] else [str(self.classes_[k]) for k in s] for i, s in enumerate(sets)]
 
     def explain(self, X: Images, k: int = 3, coverage: float | None = None) -> list[Explanation]:
@@ -238,11 +252,10 @@ class PrototypicalClassifier:
         With ``coverage``, each explanation also holds the prediction set (as :meth:`predict_set`),
         from the same pass over the queries.
         """
-        q = self._query(X)
+        q, novelty = self._query(X)
         logits = self._neg_sq_dist(q)
         proba = softmax(logits / self.temperature_)
-        novelty = self._novelty(logits)
-        sets = None if coverage is None else self._sets(logits, coverage, allow_none=True)
+        sets = None if coverage is None else self._sets(logits, novelty, coverage, allow_none=True)
         sims = q @ self.support_embeddings_.T
         out = []
         for i in range(len(q)):
@@ -277,13 +290,7 @@ class PrototypicalClassifier:
 
     def _support_spread(self) -> float:
         """Typical squared distance of a support example to its own class prototype (leave-one-out where possible)."""
-        if self._loo is not None:
-            rows = ~np.isnan(self._loo[:, 0])
-            own = -self._loo[rows, self.support_labels_[rows]]
-            return float(max(np.median(own), 1e-3))
-        # one shot: no within-class spread to measure; use half the median prototype-to-prototype distance
-        d = ((self.prototypes_[:, None] - self.prototypes_[None]) ** 2).sum(-1)
-        return float(max(np.median(d[np.triu_indices(len(d), 1)]) / 2, 1e-3))
+        return _spread_of(self._loo, self.support_labels_, self.prototypes_)
 
     def support_accuracy(self) -> list[ClassAccuracy]:
         """Leave-one-out accuracy per class on the support set, with 95 % Wilson intervals."""
@@ -325,3 +332,13 @@ def leave_one_out_logits(z: npt.NDArray[np.float32], codes: npt.NDArray[np.int64
         own[c] = (sums[c] - z[i]) / (shots[c] - 1)
         logits[i] = -((z[i][None, :] - own) ** 2).sum(axis=1)
     return logits
+
+
+def _spread_of(loo: FloatArray | None, codes: npt.NDArray[np.int64], prototypes: npt.NDArray[np.float32]) -> float:
+    """Median squared distance of a support example to its own prototype, leave-one-out; with one shot,
+    half the median distance between prototypes (there is no within-class spread to measure)."""
+    if loo is not None:
+        rows = ~np.isnan(loo[:, 0])
+        return float(max(np.median(-loo[rows, codes[rows]]), 1e-3))
+    d = ((prototypes[:, None] - prototypes[None]) ** 2).sum(-1)
+    return float(max(np.median(d[np.triu_indices(len(d), 1)]) / 2, 1e-3))

@@ -54,6 +54,11 @@ def to_model_state(clf: PrototypicalClassifier, settings: dict[str, Any] | None 
         "prototypes": clf.prototypes_.astype(np.float32),
         "loo": np.asarray(loo, dtype=np.float64),
     }
+    if clf._frozen_mean is not None:  # where "none of these" is judged (the frozen embedding)
+        arrays |= {
+            "frozen_mean": np.asarray(clf._frozen_mean, dtype=np.float32),
+            "frozen_prototypes": clf.frozen_prototypes_.astype(np.float32),
+        }
     if clf._upper is not None:
         arrays |= {f"upper.{name}": t.detach().cpu().numpy() for name, t in clf._upper.state_dict().items()}
     meta = {
@@ -62,6 +67,7 @@ def to_model_state(clf: PrototypicalClassifier, settings: dict[str, Any] | None 
         "support_names": list(clf.support_names_),
         "support_hashes": list(clf.support_hashes_),
         "spread": clf._spread,
+        "novelty_spread": clf._novelty_spread if clf._frozen_mean is not None else None,
         "adapted": bool(clf.adapted_),
         "adapt_seconds": round(float(clf.adapt_seconds_), 3),
         "adapt_mode": clf.adapt,
@@ -110,6 +116,12 @@ def from_model_state(state: ModelState) -> PrototypicalClassifier:
     clf._loo = arrays["loo"] if len(arrays["loo"]) else None
     clf.temperature_ = float(state.temperature)
     clf._spread = float(meta["spread"])
+    # states saved before novelty moved to the frozen embedding keep judging it where they did
+    frozen = "frozen_mean" in arrays and "frozen_prototypes" in arrays and meta.get("novelty_spread") is not None
+    clf._frozen_mean = arrays["frozen_mean"] if frozen else None
+    if frozen:
+        clf.frozen_prototypes_ = arrays["frozen_prototypes"]
+        clf._novelty_spread = float(meta["novelty_spread"])
     clf.adapted_ = bool(meta["adapted"])
     clf.adapt_seconds_ = float(meta.get("adapt_seconds", 0.0))
     clf._upper = _restore_upper(state.backbone_id, arrays) if clf.adapted_ else None
