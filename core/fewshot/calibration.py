@@ -13,9 +13,10 @@ holds on a domain it was not fitted on):
   probabilities. Adaptation's factor (how far it pulled the classes apart) applies on top.
 - ``set_threshold``: cumulative calibrated probability at which a prediction set stops growing,
   per target coverage and shots, so that the sets cover their target on every fitting domain;
-- ``unknown_threshold`` / ``adapted_unknown_threshold``: the novelty score (squared distance to the
-  nearest prototype over the support set's own leave-one-out spread) above which a query is "none
-  of these", frozen and adapted embeddings;
+- ``unknown_threshold``: the novelty score (squared distance to the nearest prototype over the support
+  set's own leave-one-out spread, in the frozen embedding even after adaptation) above which a query
+  is "none of these"; ``adapted_unknown_threshold`` is only read for models saved when adapted
+  models judged novelty in their adapted embedding;
 - ``estimate_sd``: the systematic error of the accuracy estimate on held-out domains, for its interval.
 
 A saved model keeps the calibration it was fitted with (core.fewshot.persistence), so editing this
@@ -127,7 +128,7 @@ class Calibration:
     set_shots: tuple[float, ...] = (1.0, 5.0)
     set_values: tuple[tuple[float, ...], ...] = ((0.9, 0.9),)  # [coverage][shots]
     unknown_threshold: float = 3.0
-    adapted_unknown_threshold: float | None = None  # adaptation tightens the support set, so novelty needs its own cut
+    adapted_unknown_threshold: float | None = None  # models saved when novelty was judged in the adapted embedding
     extra: dict[str, Any] = field(default_factory=dict)
 
     def task_temperature(
