@@ -79,8 +79,10 @@ def as_records(eps: er.Episodes) -> list[EpisodeRecord]:
             stats=s,
             support_loo=loo if len(loo) else None,
             support_targets=st,
+            novelty=nov,
+            unknown_novelty=unov,
         )
-        for lg, t, u, s, sp, a, loo, st in zip(
+        for lg, t, u, s, sp, a, loo, st, nov, unov in zip(
             eps.logits,
             eps.targets,
             eps.unknown_logits,
@@ -89,6 +91,8 @@ def as_records(eps: er.Episodes) -> list[EpisodeRecord]:
             eps.adapt_seconds,
             eps.support_loo,
             eps.support_targets,
+            eps.novelty,
+            eps.unknown_novelty,
             strict=True,
         )
     ]
