@@ -28,6 +28,9 @@ import torch
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from episode_records import easyfsl_episode  # noqa: E402
 
 from core.embedding import DEFAULT_BACKBONE, Embedder, EmbeddingCache, load_backbone, to_model_input  # noqa: E402
 from core.evaluation import (  # noqa: E402
@@ -47,25 +50,15 @@ log = logging.getLogger("bench_fewshot")
 def easyfsl_episodes(features: np.ndarray, eps: list[Any]) -> dict[str, float] | None:
     """easyfsl PrototypicalNetworks over ``eps``; features (n, d) pooled head features."""
     try:
-        from easyfsl.methods import PrototypicalNetworks
+        import easyfsl  # noqa: F401
     except ImportError:
         log.warning("easyfsl is not installed (pip install easyfsl==1.5.0): baseline skipped")
         return None
-    model = PrototypicalNetworks(torch.nn.Identity(), use_softmax=True)
     feats = torch.from_numpy(features).float()
-    accs, conf, ok = [], [], []
-    with torch.inference_mode():
-        for ep in eps:
-            order = {c: i for i, c in enumerate(ep.classes)}
-            model.process_support_set(feats[ep.support], torch.tensor([order[c] for c in ep.support_labels]))
-            proba = model(feats[ep.query]).numpy()
-            truth = np.array([order[c] for c in ep.query_labels])
-            pred = proba.argmax(1)
-            accs.append(float((pred == truth).mean()))
-            conf.append(proba.max(1))
-            ok.append(pred == truth)
-    acc, ci = mean_ci95(accs)
-    return {"accuracy": acc, "accuracy_ci95": ci, "ece": expected_calibration_error(np.concatenate(conf), np.concatenate(ok))}
+    runs = [easyfsl_episode(feats, ep) for ep in eps]
+    acc, ci = mean_ci95([a for a, _, _ in runs])
+    conf, ok = np.concatenate([c for _, c, _ in runs]), np.concatenate([k for _, _, k in runs])
+    return {"accuracy": acc, "accuracy_ci95": ci, "ece": expected_calibration_error(conf, ok)}
 
 
 def compare(data: Path, args: argparse.Namespace) -> dict[str, Any]:

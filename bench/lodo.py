@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,6 +36,7 @@ import episode_records as er  # noqa: E402
 
 from core.evaluation.calibrate import fit_calibration  # noqa: E402
 from core.evaluation.metrics import auroc, expected_calibration_error, mean_ci95  # noqa: E402
+from core.evaluation.provenance import git_state  # noqa: E402
 from core.evaluation.runner import EpisodeRecord  # noqa: E402
 from core.fewshot.calibration import Calibration, mean_confidence, prediction_sets, softmax  # noqa: E402
 
@@ -157,14 +157,9 @@ def fit_on(episodes: dict[str, dict[str, er.Episodes]], domains: list[str]) -> C
 
 
 def git_sha() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10, check=True)
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True, text=True, timeout=10, check=True
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    """HEAD's SHA, "-dirty" when tracked files differ from it (the results this bench writes do not count)."""
+    sha, dirty = git_state(REPO, untracked=False)
+    return None if sha is None else sha + ("-dirty" if dirty else "")
 
 
 def main() -> int:

@@ -2,9 +2,10 @@
 
 Given the :class:`EpisodeRecord` of many episodes per domain (any shot counts, adapted or not), fit
 
-- the temperature model: log T = weights . features(task statistics), the weights minimising the
+- the temperature model (core.fewshot.calibration): the prior's weights, the strength and bias
+  correction of the support set's leave-one-out evidence, and adaptation's factor, minimising the
   query NLL averaged over domains with equal weight (so the domain with the most images does not
-  decide), with a small ridge pull toward "no dependence" on the statistics;
+  decide); which prior features are free is chosen by leave-one-domain-out within the domains;
 - the cumulative-probability threshold at which prediction sets reach each target coverage on every
   domain (with "none of these" active, as the product uses them);
 - the novelty cut (novelty is measured in the frozen embedding, adapted or not) that rejects about
@@ -28,10 +29,11 @@ from core.evaluation.metrics import expected_calibration_error
 from core.evaluation.runner import EpisodeRecord
 from core.fewshot.calibration import (
     LOG_T_GRID,
+    PRIOR_FEATURES,
     TEMPERATURE_FEATURES,
     Calibration,
+    log_temperatures,
     loo_nll_curve,
-    posterior_means,
     prediction_sets,
     softmax,
 )
@@ -47,7 +49,6 @@ VARIANTS: dict[str, tuple[tuple[str, ...], bool]] = {
     "shots+ways": (("bias", "log_shots", "log_ways"), False),
     "shots+ways+loo": (("bias", "log_shots", "log_ways"), True),
 }
-_FROZEN = 4  # the first four weights make the prior of the frozen embedding; the rest are adaptation's factor
 
 
 class _Domain:
@@ -72,12 +73,7 @@ class _Domain:
         self.queries = sum(len(r.targets) for r in records)
 
     def log_temperatures(self, weights: npt.NDArray[np.float64], strength: float, shift: float = 0.0) -> npt.NDArray[np.float64]:
-        prior = self.x[:, :_FROZEN] @ weights[:_FROZEN]
-        frozen = prior.copy()
-        if math.isfinite(strength) and self.has_curve.any():
-            rows = self.has_curve
-            frozen[rows] = posterior_means(prior[rows], strength, self.curves[rows], shift)
-        return np.clip(frozen + self.x[:, _FROZEN:] @ weights[_FROZEN:], -7.0, 7.0)
+        return log_temperatures(weights, self.x, self.curves, self.has_curve, strength, shift)
 
     def nll(self, log_t: npt.NDArray[np.float64]) -> float:
         total = 0.0
@@ -106,22 +102,21 @@ def fit_temperature_model(domains: Sequence[_Domain], variant: str) -> tuple[npt
         w, strength, shift = unpack(theta)
         return float(np.mean([d.nll(d.log_temperatures(w, strength, shift)) for d in frozen_domains]))
 
-    frozen_domains = [_subset(d, ~d.adapted) for d in domains]
-    frozen_domains = [d for d in frozen_domains if d.queries]
+    frozen_domains = _split(domains, adapted=False)
     start = np.array([math.log(0.5)] + [0.0] * (len(free_idx) - 1) + ([math.log(3.0), 0.0] if use_loo else []))
     best = optimize.minimize(frozen_loss, start, method="Nelder-Mead", options=_nelder_mead(start))
     w, strength, shift = unpack(best.x)
-    adapted_domains = [d for d in (_subset(d, d.adapted) for d in domains) if d.queries]
+    adapted_domains = _split(domains, adapted=True)
     if adapted_domains:
 
         def adapted_loss(theta: npt.NDArray[np.float64]) -> float:
             w2 = w.copy()
-            w2[_FROZEN:] = theta
+            w2[PRIOR_FEATURES:] = theta
             return float(np.mean([d.nll(d.log_temperatures(w2, strength, shift)) for d in adapted_domains]))
 
         start_adapted = np.array([0.0, 1.0])
         fit = optimize.minimize(adapted_loss, start_adapted, method="Nelder-Mead", options=_nelder_mead(start_adapted))
-        w[_FROZEN:] = fit.x
+        w[PRIOR_FEATURES:] = fit.x
     return w, strength, shift
 
 
@@ -131,16 +126,10 @@ def _nelder_mead(start: npt.NDArray[np.float64], step: float = 0.5) -> dict[str,
     return {"initial_simplex": simplex, "xatol": 1e-3, "fatol": 1e-6, "maxiter": 2000}
 
 
-def _subset(domain: _Domain, keep: npt.NDArray[np.bool_]) -> _Domain:
-    return _Domain([r for r, k in zip(domain.records, keep, strict=True) if k]) if keep.any() else _EMPTY
-
-
-class _Empty(_Domain):
-    def __init__(self) -> None:
-        self.records, self.queries = [], 0
-
-
-_EMPTY = _Empty()
+def _split(domains: Sequence[_Domain], adapted: bool) -> list[_Domain]:
+    """Each domain's adapted (or frozen) episodes, leaving out domains that have none."""
+    parts = [[r for r, a in zip(d.records, d.adapted, strict=True) if a == adapted] for d in domains]
+    return [_Domain(part) for part in parts if part]
 
 
 def choose_variant(records: Mapping[str, Sequence[EpisodeRecord]]) -> tuple[str, dict[str, float]]:

@@ -62,8 +62,10 @@ def run_provenance(
     return prov | {"raresight_version": _version(), "git_sha": sha, "git_dirty": dirty}
 
 
-def git_state(root: Path) -> tuple[str | None, bool | None]:
+def git_state(root: Path, untracked: bool = True) -> tuple[str | None, bool | None]:
     """(HEAD's SHA, uncommitted changes?) of the git checkout rooted at ``root``; (None, None) if it is not one.
+
+    ``untracked`` False leaves untracked files out of "changes" (a bench writing its own results).
 
     ``root`` must be the checkout's top level: an installed package inside some other repository
     (a virtual environment in a project folder) must not report that repository's commit.
@@ -74,7 +76,7 @@ def git_state(root: Path) -> tuple[str | None, bool | None]:
     sha = _git(root, "rev-parse", "HEAD")
     if sha is None:
         return None, None
-    status = _git(root, "status", "--porcelain")
+    status = _git(root, "status", "--porcelain", *([] if untracked else ["--untracked-files=no"]))
     return sha, None if status is None else bool(status)
 
 

@@ -143,14 +143,12 @@ def run_episode(clf: PrototypicalClassifier, emb: EmbeddingResult, ds: FolderDat
     names = [ds.classes[c] for c in ep.support_labels]
     clf.fit(subset(emb, ep.support), names)
     start = time.perf_counter()
-    q, novelty = clf._query(subset(emb, ep.query))
-    logits = clf._neg_sq_dist(q)
+    _, logits, novelty = clf._scores(subset(emb, ep.query))
     sets = clf._sets(logits, novelty, coverage, allow_none=True)
     infer = (time.perf_counter() - start) / max(len(ep.query), 1)
     unknown, unknown_novelty = np.zeros((0, len(clf.classes_))), np.zeros(0)
     if len(ep.unknown):
-        u, unknown_novelty = clf._query(subset(emb, ep.unknown))
-        unknown = clf._neg_sq_dist(u)
+        _, unknown, unknown_novelty = clf._scores(subset(emb, ep.unknown))
     column = {name: j for j, name in enumerate(clf.classes_)}
     targets = np.array([column[ds.classes[c]] for c in ep.query_labels], dtype=np.int64)
     return EpisodeRecord(

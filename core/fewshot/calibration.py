@@ -25,8 +25,10 @@ file never changes a project's numbers.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
@@ -42,7 +44,7 @@ FloatArray = npt.NDArray[np.float64]
 
 # Inputs of the prior temperature model, in order: log T_prior = weights . features(task statistics).
 TEMPERATURE_FEATURES = ("bias", "log_shots", "log_scale", "log_ways", "adapted", "log_ratio")
-_PRIOR = 4  # the first four features make the prior of the frozen embedding; the rest are adaptation's factor
+PRIOR_FEATURES = 4  # the first four features make the prior of the frozen embedding; the rest are adaptation's factor
 # log-temperatures on which the support set's leave-one-out likelihood is evaluated (T from 0.01 to 100)
 LOG_T_GRID = np.linspace(math.log(1e-2), math.log(1e2), 161)
 
@@ -97,24 +99,31 @@ def loo_nll_curve(loo_logits: FloatArray | None, targets: npt.NDArray[np.int64])
     return np.asarray(-picked.sum(axis=1), dtype=np.float64)
 
 
-def posterior_log_temperature(prior: float, strength: float, curve: FloatArray | None, shift: float = 0.0) -> float:
-    """The posterior mean of log T given the support set's leave-one-out likelihood (``curve``) and a Gaussian
-    prior on log T centred on ``prior`` with precision ``strength`` (per unit of squared log T).
-
-    ``shift`` corrects the leave-one-out evidence for its bias: a left-out example meets prototypes of one
-    example fewer than a new image does, so its best temperature is off by a meta-fitted factor. The mean
-    (not the mode) keeps the temperature a smooth function of the prior, which the meta-fit needs."""
-    if curve is None or not math.isfinite(strength):
-        return prior
-    return float(posterior_means(np.array([prior]), strength, curve[None, :], shift)[0])
-
-
 def posterior_means(priors: FloatArray, strength: float, curves: FloatArray, shift: float = 0.0) -> FloatArray:
-    """Vectorised :func:`posterior_log_temperature`: priors (n,), curves (n, len(LOG_T_GRID)) -> (n,)."""
+    """The posterior mean of log T given the support set's leave-one-out likelihood and a Gaussian prior on
+    log T centred on the prior with precision ``strength`` (per unit of squared log T).
+
+    priors: (n,); curves: (n, len(LOG_T_GRID)) from :func:`loo_nll_curve`. ``shift`` corrects the
+    leave-one-out evidence for its bias: a left-out example meets prototypes of one example fewer than
+    a new image does, so its best temperature is off by a meta-fitted factor. The mean (not the mode)
+    keeps the temperature a smooth function of the prior, which the meta-fit needs.
+    """
     log_post = -(curves + strength * (LOG_T_GRID[None, :] - (priors[:, None] - shift)) ** 2)
     log_post -= log_post.max(axis=1, keepdims=True)
     weights = np.exp(log_post)
     return np.asarray((weights * LOG_T_GRID[None, :]).sum(axis=1) / weights.sum(axis=1) + shift, dtype=np.float64)
+
+
+def log_temperatures(
+    weights: FloatArray, features: FloatArray, curves: FloatArray, has_curve: npt.NDArray[np.bool_], strength: float, shift: float
+) -> FloatArray:
+    """log T of many tasks at once: features (n, len(TEMPERATURE_FEATURES)), curves (n, len(LOG_T_GRID))
+    read only where ``has_curve``; the prior moved by the evidence, then adaptation's factor."""
+    prior = features[:, :PRIOR_FEATURES] @ weights[:PRIOR_FEATURES]
+    frozen = prior.copy()
+    if math.isfinite(strength) and has_curve.any():
+        frozen[has_curve] = posterior_means(prior[has_curve], strength, curves[has_curve], shift)
+    return np.asarray(np.clip(frozen + features[:, PRIOR_FEATURES:] @ weights[PRIOR_FEATURES:], -7.0, 7.0), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -123,7 +132,7 @@ class Calibration:
 
     temperature_weights: tuple[float, ...] = (math.log(0.3), 0.0, 0.0, 0.0, 0.0, 0.0)
     loo_strength: float = math.inf  # prior precision against the support set's evidence; inf: ignore the evidence
-    loo_shift: float = 0.0  # log-temperature correction of the leave-one-out evidence (see posterior_log_temperature)
+    loo_shift: float = 0.0  # log-temperature correction of the leave-one-out evidence (see posterior_means)
     set_coverages: tuple[float, ...] = (0.9,)
     set_shots: tuple[float, ...] = (1.0, 5.0)
     set_values: tuple[tuple[float, ...], ...] = ((0.9, 0.9),)  # [coverage][shots]
@@ -137,15 +146,18 @@ class Calibration:
         """Softmax temperature for logits ``-squared distance`` of the task these statistics describe.
 
         With the support set's frozen leave-one-out logits, the prior temperature moves toward what
-        they show (MAP in log T); adaptation's factor applies on top.
+        they show (posterior mean in log T); adaptation's factor applies on top.
         """
         curve = None if loo_logits is None or loo_targets is None else loo_nll_curve(loo_logits, loo_targets)
-        return self.temperature_from_curve(stats, curve)
-
-    def temperature_from_curve(self, stats: TaskStatistics, curve: FloatArray | None) -> float:
-        w, x = np.asarray(self.temperature_weights), stats.features()
-        frozen = posterior_log_temperature(float(w[:_PRIOR] @ x[:_PRIOR]), self.loo_strength, curve, self.loo_shift)
-        return float(math.exp(min(max(frozen + float(w[_PRIOR:] @ x[_PRIOR:]), -7.0), 7.0)))
+        log_t = log_temperatures(
+            np.asarray(self.temperature_weights),
+            stats.features()[None, :],
+            (curve if curve is not None else np.zeros_like(LOG_T_GRID))[None, :],
+            np.array([curve is not None]),
+            self.loo_strength,
+            self.loo_shift,
+        )
+        return float(math.exp(log_t[0]))
 
     def unknown_cut(self, adapted: bool) -> float:
         """Novelty above which a query is "none of these"."""
@@ -282,8 +294,6 @@ def _calibration_text() -> str:
 
     The override lets tests and experiments try another calibration without editing the installed file.
     """
-    import os
-
     override = os.environ.get(CALIBRATION_ENV)
     if not override:
         return resources.files("resources").joinpath(CALIBRATION_RESOURCE).read_text(encoding="utf-8")
@@ -296,8 +306,6 @@ def _calibration_text() -> str:
 
 def calibration_id(cal: Calibration) -> str:
     """A short stable name for ``cal``'s values (sha256 of its canonical JSON, 12 hex digits)."""
-    import hashlib
-
     canonical = json.dumps(cal.to_dict(), sort_keys=True)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 

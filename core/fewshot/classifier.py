@@ -149,7 +149,8 @@ class PrototypicalClassifier:
         self._mean = z.mean(axis=0, keepdims=True)
         self.support_embeddings_ = l2(z - self._mean)
         self.prototypes_ = np.stack([self.support_embeddings_[codes == k].mean(axis=0) for k in range(len(self.classes_))])
-        self._loo = leave_one_out_logits(self.support_embeddings_, codes, len(self.classes_))
+        # unadapted, the task embedding is the frozen one: its leave-one-out logits are already there
+        self._loo = leave_one_out_logits(self.support_embeddings_, codes, len(self.classes_)) if self.adapted_ else self.frozen_loo_
         self._spread = self._support_spread()
         self.task_stats_ = self._task_statistics()
         self.temperature_ = self._fit_temperature()
@@ -193,8 +194,8 @@ class PrototypicalClassifier:
         if not hasattr(self, "prototypes_"):
             raise NotFittedError("this classifier has no support set yet; call fit(support_images, labels) first")
 
-    def _query(self, X: Images) -> tuple[npt.NDArray[np.float32], FloatArray]:
-        """Query embeddings (n, d) in the task's embedding, and their novelty (n,)."""
+    def _query(self, X: Images) -> tuple[EmbeddingResult, npt.NDArray[np.float32]]:
+        """The queries' embedding result, and their embeddings (n, d) in the task's embedding."""
         self._check_fitted()
         emb = self._embed(X, need_activations=self.adapted_)
         if emb.errors:
@@ -203,24 +204,28 @@ class PrototypicalClassifier:
 
             raise ImageReadError(first.split(":")[0], f"{len(emb.errors)} query image(s) unreadable: {first}")
         z = self._base(emb)
-        q = l2(z - self._mean) if self._config.centre else z
-        return q, self._novelty(emb, q)
+        return emb, l2(z - self._mean) if self._config.centre else z
 
-    def _novelty(self, emb: EmbeddingResult, q: npt.NDArray[np.float32]) -> FloatArray:
-        """Squared distance to the nearest prototype over the support set's own leave-one-out spread, frozen embedding."""
-        if self._frozen_mean is None:  # a model saved before novelty moved to the frozen embedding
-            return np.asarray(-self._neg_sq_dist(q).max(axis=1) / self._spread, dtype=np.float64)
+    def _novelty(self, emb: EmbeddingResult, logits: FloatArray) -> FloatArray:
+        """Squared distance to the nearest prototype over the support set's own leave-one-out spread, judged in
+        the frozen embedding; ``logits`` are the task embedding's, the same space when unadapted."""
+        if not self.adapted_ or self._frozen_mean is None:  # unadapted, or saved before frozen novelty
+            return np.asarray(-logits.max(axis=1) / self._spread, dtype=np.float64)
         f = l2(transform(emb.raw, self._backbone().layout, self._config) - self._frozen_mean)
-        d = ((f[:, None, :] - self.frozen_prototypes_[None]) ** 2).sum(-1)
-        return np.asarray(d.min(axis=1) / self._novelty_spread, dtype=np.float64)
+        return np.asarray(-_neg_sq_dist(f, self.frozen_prototypes_).max(axis=1) / self._novelty_spread, dtype=np.float64)
 
     def _neg_sq_dist(self, q: npt.NDArray[np.float32]) -> FloatArray:
-        d = (q * q).sum(1)[:, None] - 2 * q @ self.prototypes_.T + (self.prototypes_**2).sum(1)[None, :]
-        return -np.asarray(d, dtype=np.float64)
+        return _neg_sq_dist(q, self.prototypes_)
+
+    def _scores(self, X: Images) -> tuple[npt.NDArray[np.float32], FloatArray, FloatArray]:
+        """Query embeddings, their logits and their novelty, from one pass."""
+        emb, q = self._query(X)
+        logits = self._neg_sq_dist(q)
+        return q, logits, self._novelty(emb, logits)
 
     def decision_function(self, X: Images) -> FloatArray:
         """Logits before temperature: minus squared distance to each prototype, (n, n_classes)."""
-        return self._neg_sq_dist(self._query(X)[0])
+        return self._neg_sq_dist(self._query(X)[1])
 
     def predict_proba(self, X: Images) -> FloatArray:
         """Calibrated class probabilities, (n_query, n_classes), columns follow ``classes_``."""
@@ -232,12 +237,12 @@ class PrototypicalClassifier:
 
     def novelty(self, X: Images) -> FloatArray:
         """Distance to the nearest prototype relative to the support set's own spread, (n,); higher is more unusual."""
-        return self._query(X)[1]
+        return self._scores(X)[2]
 
     def predict_set(self, X: Images, coverage: float = 0.9, allow_none: bool = True) -> list[list[str]]:
         """Plausible classes per query at ``coverage``; an empty list means "none of these"."""
-        q, novelty = self._query(X)
-        return self._sets(self._neg_sq_dist(q), novelty, coverage, allow_none)
+        _, logits, novelty = self._scores(X)
+        return self._sets(logits, novelty, coverage, allow_none)
 
     def _sets(self, logits: FloatArray, novelty: FloatArray, coverage: float, allow_none: bool) -> list[list[str]]:
         proba = softmax(logits / self.temperature_)
@@ -252,8 +257,7 @@ class PrototypicalClassifier:
         With ``coverage``, each explanation also holds the prediction set (as :meth:`predict_set`),
         from the same pass over the queries.
         """
-        q, novelty = self._query(X)
-        logits = self._neg_sq_dist(q)
+        q, logits, novelty = self._scores(X)
         proba = softmax(logits / self.temperature_)
         sets = None if coverage is None else self._sets(logits, novelty, coverage, allow_none=True)
         sims = q @ self.support_embeddings_.T
@@ -342,3 +346,9 @@ def _spread_of(loo: FloatArray | None, codes: npt.NDArray[np.int64], prototypes:
         return float(max(np.median(-loo[rows, codes[rows]]), 1e-3))
     d = ((prototypes[:, None] - prototypes[None]) ** 2).sum(-1)
     return float(max(np.median(d[np.triu_indices(len(d), 1)]) / 2, 1e-3))
+
+
+def _neg_sq_dist(q: npt.NDArray[np.float32], prototypes: npt.NDArray[np.float32]) -> FloatArray:
+    """Minus squared distance of each query (n, d) to each prototype (k, d): (n, k)."""
+    d = (q * q).sum(1)[:, None] - 2 * q @ prototypes.T + (prototypes**2).sum(1)[None, :]
+    return -np.asarray(d, dtype=np.float64)

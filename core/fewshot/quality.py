@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from core.fewshot.calibration import softmax, wilson_interval
+from core.fewshot.calibration import mean_confidence, softmax, wilson_interval
 from core.fewshot.classifier import PrototypicalClassifier
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ def estimate_accuracy(proba: npt.NDArray[np.float64], classes: Sequence[str], sy
         return None
     top = proba.max(axis=1)
     predicted = proba.argmax(axis=1)
-    overall = float(top.mean())
+    overall = mean_confidence(proba)
     sd = math.sqrt(float((top * (1 - top)).sum()) / len(top) ** 2 + systematic_sd**2)
     per_class = {}
     for k, name in enumerate(classes):
