@@ -15,13 +15,14 @@ def register(subparsers: Any) -> None:
         help="run the built-in demo",
         description="Draws synthetic cell images (plainly marked as synthetic), builds a demo project, labels five "
         "examples of four classes, adapts, scores the rest, writes predictions.csv and a report, then opens the window.",
-        epilog="exit status: 0 done; 2 the demo could not be built (the message says why)",
+        epilog="exit status: 0 done (with no display, the window is skipped); 2 the demo could not be built, or the window "
+        "cannot open because system libraries are missing (the results are written; the message says what to install)",
     )
-    parser.add_argument("--headless", action="store_true", help="do not open the window")
+    parser.add_argument("--headless", action="store_true", help="do not open the window (default: open it where there is a display)")
     parser.add_argument(
         "--out", type=Path, default=Path("raresight-demo"), metavar="DIR", help="where to write it (default ./raresight-demo)"
     )
-    parser.add_argument("--budget-s", type=float, default=20.0, metavar="N", help="adaptation time budget, seconds")
+    parser.add_argument("--budget-s", type=float, default=20.0, metavar="N", help="adaptation time budget, seconds (default 20)")
     parser.set_defaults(run=run_demo_command)
 
 
@@ -39,11 +40,10 @@ def run_demo_command(args: argparse.Namespace) -> int:
     print(f"  '{UNLABELLED_CLASS}' (never labelled): {result.unknown_flagged}/{result.unknown_queries} flagged 'none of these'")
     if args.headless:
         return 0
+    from app.commands.gui import open_window
     from app.display import display_available
 
     if not display_available():
         print("  (no display here, so the window was not opened: run 'raresight gui' on a desktop, or use --headless)")
         return 0
-    from app.gui.main import run
-
-    return run([str(result.project)])
+    return open_window([str(result.project)])

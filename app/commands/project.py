@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.fewshot.quality import NO_ESTIMATE_ADVICE, NO_ESTIMATE_REASON, AccuracyEstimate, model_accuracy_estimate
-from core.store import Project
+from app.commands.scan import no_files_message
+
+if TYPE_CHECKING:  # the project commands load only the store; the model code loads for 'info' on a model
+    from core.fewshot.estimate import AccuracyEstimate
+    from core.store import ImportReport
 
 EPILOG = """exit status:
   0  done; for verify: no findings
-  1  done, but some files could not be read or matched no image (add, label), images are still
-     missing (relink), or verify found problems (listed one per line)
-  2  the project could not be opened, created or written (the message says why and what to do)"""
+  1  done, but some files could not be read or matched no image (add, label), files already in
+     the project under another class kept their label (add --class without --relabel), images are
+     still missing (relink), or verify found problems (each listed on its own line)
+  2  nothing done: no files found (add), or the project could not be opened, created or written
+     (the message says why and what to do)"""
 
 
 def register(subparsers: Any) -> None:
@@ -39,14 +45,25 @@ def register(subparsers: Any) -> None:
     add("create", "create a new, empty project file", run_create).add_argument("--user", help="who is working (default: login name)")
     sub = add("add", "import image files (referenced, not copied, unless --embed)", run_add)
     sub.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
-    sub.add_argument("--class", dest="class_name", metavar="C", help="label the imported images as class C")
-    sub.add_argument("--recursive", "-r", action="store_true", help="descend into subfolders")
-    sub.add_argument("--embed", action="store_true", help="store copies of the files inside the project (portable, larger)")
+    sub.add_argument(
+        "--class",
+        dest="class_name",
+        metavar="C",
+        help="label the imported images as class C (default: unlabelled); a file the project already has under "
+        "another class keeps that label unless --relabel",
+    )
+    sub.add_argument("--relabel", action="store_true", help="with --class: move files already labelled otherwise to class C")
+    sub.add_argument(
+        "--recursive", "-r", action="store_true", help="descend into subfolders (default: only the files directly in each folder)"
+    )
+    sub.add_argument(
+        "--embed", action="store_true", help="store copies of the files in the project (portable, larger; default: referenced by path)"
+    )
     sub.add_argument("--user", help="who is working (default: login name)")
     sub = add("label", "label images of the project (given by their files) as one class", run_label)
     sub.add_argument("--class", dest="class_name", metavar="C", required=True, help="the class (added when new)")
     sub.add_argument("paths", nargs="+", metavar="PATH", help="image files already in the project (matched by path, else by content)")
-    sub.add_argument("--note", default="", help="a note kept with the labels and in the audit log")
+    sub.add_argument("--note", default="", help="a note kept with the labels and in the audit log (default: none)")
     sub.add_argument("--user", help="who is working (default: login name)")
     add("undo", "undo the latest labelling step", run_undo).add_argument("--user", help="who is working (default: login name)")
     add("redo", "redo the labelling step undone last", run_redo).add_argument("--user", help="who is working (default: login name)")
@@ -62,24 +79,51 @@ def register(subparsers: Any) -> None:
 
 
 def run_create(args: argparse.Namespace) -> int:
+    from core.store import Project
+
     with Project.create(args.project, actor=args.user) as project:
         print(f"created {project.path}")
     return 0
 
 
 def run_add(args: argparse.Namespace) -> int:
+    from core.store import Project
+
+    if args.relabel and not args.class_name:
+        print("raresight project add: --relabel needs --class C (the class to move the files to)", file=sys.stderr)
+        return 2
     with Project.open(args.project, actor=args.user) as project:
-        report = project.add_images(args.paths, recursive=args.recursive, class_name=args.class_name, embed=args.embed)
+        report = project.add_images(
+            args.paths, recursive=args.recursive, class_name=args.class_name, relabel=args.relabel, embed=args.embed
+        )
+    if not (report.added or report.duplicates or report.failed):
+        print(f"raresight project add: {no_files_message(args.paths, args.recursive)}; nothing was added", file=sys.stderr)
+        return 2
     for _, message in report.failed:
         print(f"FAIL  {message}")
+    _print_label_conflicts(report)
     summary = f"added {len(report.added)} image(s), {len(report.duplicates)} already in the project, {len(report.failed)} could not be read"
     if args.class_name:
         summary += f"; {report.labelled} labelled as {args.class_name!r}"
+        summary += f" ({len(report.relabelled)} relabelled)" if report.relabelled else ""
+        summary += f"; {len(report.label_conflicts)} kept their other class" if report.label_conflicts else ""
     print(summary)
-    return 1 if report.failed or not (report.added or report.duplicates) else 0
+    return 1 if report.failed or report.label_conflicts else 0
+
+
+def _print_label_conflicts(report: ImportReport) -> None:
+    for change in report.relabelled:
+        print(f"RELABELLED  {change.path}: {change.current!r} -> {change.requested!r}")
+    for conflict in report.label_conflicts:
+        print(
+            f"KEPT  {conflict.path}: already in the project as {conflict.current!r}, not relabelled {conflict.requested!r}; "
+            "add --relabel to change its class"
+        )
 
 
 def run_label(args: argparse.Namespace) -> int:
+    from core.store import Project
+
     with Project.open(args.project, actor=args.user) as project:
         found, unknown = project.find_images(args.paths)
         for path in unknown:
@@ -92,6 +136,8 @@ def run_label(args: argparse.Namespace) -> int:
 
 
 def run_undo(args: argparse.Namespace) -> int:
+    from core.store import Project
+
     with Project.open(args.project, actor=args.user) as project:
         step = project.undo()
     print("nothing to undo" if step is None else f"{step.description} ({step.n_labels} label(s))")
@@ -99,6 +145,8 @@ def run_undo(args: argparse.Namespace) -> int:
 
 
 def run_redo(args: argparse.Namespace) -> int:
+    from core.store import Project
+
     with Project.open(args.project, actor=args.user) as project:
         step = project.redo()
     print("nothing to redo" if step is None else f"{step.description} ({step.n_labels} label(s))")
@@ -106,6 +154,9 @@ def run_redo(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
+    from core.fewshot.estimate import model_accuracy_estimate
+    from core.store import Project
+
     with Project.open(args.project, readonly=True) as project:
         info = project.info()
         state = project.model_state()
@@ -129,6 +180,8 @@ def run_info(args: argparse.Namespace) -> int:
 
 def _accuracy_line(estimate: AccuracyEstimate | None) -> str:
     """The model's expected accuracy on new images, or how to get it."""
+    from core.fewshot.estimate import NO_ESTIMATE_ADVICE, NO_ESTIMATE_REASON
+
     if estimate is None:
         return f"no estimate for new images: {NO_ESTIMATE_REASON}. {NO_ESTIMATE_ADVICE}"
     return (
@@ -138,6 +191,8 @@ def _accuracy_line(estimate: AccuracyEstimate | None) -> str:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    from core.store import Project
+
     with Project.open(args.project, readonly=True) as project:
         findings = project.verify(hash_files=not args.quick)
     if args.json:
@@ -150,6 +205,8 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_relink(args: argparse.Namespace) -> int:
+    from core.store import Project
+
     with Project.open(args.project, actor=args.user) as project:
         report = project.relink(args.folder)
     print(f"relinked {len(report.relinked)} image(s) ({report.files_scanned} file(s) looked at); {len(report.still_missing)} still missing")

@@ -22,12 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from core.defaults import DEFAULT_BACKBONE as DEFAULT_BACKBONE  # re-exported: the name stays importable from here
 from core.embedding.efficientnet_lite import HEAD_CHANNELS, LITE0_STAGES, LITE1_STAGES, LITE2_STAGES, EfficientNetLite
 from core.errors import ModelError
 
 log = logging.getLogger(__name__)
-
-DEFAULT_BACKBONE = "efficientnet-lite0"
 
 
 class FeatureBackbone(nn.Module):
@@ -210,10 +209,24 @@ _REGISTRY: dict[str, Callable[[], FeatureBackbone]] = {
     "efficientnet-lite2": EfficientNetLite2Features,
 }
 
+NameTest = Callable[[str], bool]
+BackboneLoader = Callable[[str], FeatureBackbone]
+_LOADERS: list[tuple[NameTest, BackboneLoader]] = []
+
 
 def register_backbone(name: str, factory: Callable[[], FeatureBackbone]) -> None:
-    """Make ``name`` available to :func:`load_backbone` (e.g. a meta-trained backbone)."""
+    """Make ``name`` available to :func:`load_backbone`."""
     _REGISTRY[name] = factory
+
+
+def register_backbone_loader(claims: NameTest, load: BackboneLoader) -> None:
+    """Let :func:`load_backbone` hand the names ``claims`` accepts to ``load``.
+
+    Backbones named by something other than a fixed name register this way: core.metatrain does it
+    for its ``.rsbackbone`` files, so this module needs no import of the packages built on it.
+    """
+    if (claims, load) not in _LOADERS:
+        _LOADERS.append((claims, load))
 
 
 def available_backbones() -> list[str]:
@@ -223,27 +236,17 @@ def available_backbones() -> list[str]:
 _LOADED: dict[str, FeatureBackbone] = {}
 
 
-def _meta_trained(name: str) -> FeatureBackbone:
-    """A meta-trained backbone file, ``PATH`` or ``PATH@<weights sha256 prefix>`` (as projects record it)."""
-    from core.metatrain.backbone_file import MetaTrainedLite0  # its module imports this one
-
-    path, _, expected = name.partition("@")
-    backbone = MetaTrainedLite0(Path(path))
-    if expected and not backbone.card["weights_sha256"].startswith(expected):
-        raise ModelError(f"{path}: the backbone file changed since it was used here (weights hash differs); use the original file")
-    return backbone
-
-
 def load_backbone(name: str = DEFAULT_BACKBONE) -> FeatureBackbone:
-    """Backbone by registry name or ``torchvision:<arch>``; loaded once per process."""
+    """Backbone by registry name, ``torchvision:<arch>`` or a registered loader's name; loaded once per process."""
     if name in _LOADED:
         return _LOADED[name]
+    loader = next((load for claims, load in _LOADERS if claims(name)), None)
     if name in _REGISTRY:
         backbone = _REGISTRY[name]()
     elif name.startswith("torchvision:"):
         backbone = TorchvisionFeatures(name.split(":", 1)[1])
-    elif ".rsbackbone" in name:
-        backbone = _meta_trained(name)
+    elif loader is not None:
+        backbone = loader(name)
     else:
         raise ModelError(
             f"unknown backbone {name!r}; available: {', '.join(available_backbones())}, torchvision:<arch> or a .rsbackbone file"

@@ -1,9 +1,32 @@
-"""Few-shot classification: prototypes, calibration, prediction sets, adaptation, explanation."""
+"""Few-shot classification: prototypes, calibration, prediction sets, adaptation, explanation.
 
-from core.fewshot.calibration import Calibration, load_calibration, wilson_interval
-from core.fewshot.classifier import ClassAccuracy, Explanation, Neighbour, PrototypicalClassifier
-from core.fewshot.features import FeatureConfig
-from core.fewshot.validation import SupportSetError, SupportSetWarning
+The names below load on first use (PEP 562), so that importing a light submodule such as
+``core.fewshot.quality`` (``raresight project info``) does not load torch with the classifier.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.fewshot.calibration import Calibration, load_calibration, wilson_interval
+    from core.fewshot.classifier import ClassAccuracy, Explanation, Neighbour, PrototypicalClassifier
+    from core.fewshot.features import FeatureConfig
+    from core.fewshot.validation import SupportSetError, SupportSetWarning
+
+_HOME = {
+    "Calibration": "calibration",
+    "load_calibration": "calibration",
+    "wilson_interval": "calibration",
+    "ClassAccuracy": "classifier",
+    "Explanation": "classifier",
+    "Neighbour": "classifier",
+    "PrototypicalClassifier": "classifier",
+    "FeatureConfig": "features",
+    "SupportSetError": "validation",
+    "SupportSetWarning": "validation",
+}
 
 __all__ = [
     "Calibration",
@@ -17,3 +40,13 @@ __all__ = [
     "load_calibration",
     "wilson_interval",
 ]
+
+if not TYPE_CHECKING:  # mypy sees the imports above; an unknown name stays an error for it
+
+    def __getattr__(name: str) -> object:
+        home = _HOME.get(name)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+        globals()[name] = value
+        return value

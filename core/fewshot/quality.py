@@ -10,20 +10,24 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from core.fewshot.calibration import mean_confidence, softmax, wilson_interval
-from core.fewshot.classifier import PrototypicalClassifier
+from core.fewshot.estimate import NO_ESTIMATE_ADVICE as NO_ESTIMATE_ADVICE
+from core.fewshot.estimate import NO_ESTIMATE_REASON as NO_ESTIMATE_REASON
+from core.fewshot.estimate import AccuracyEstimate as AccuracyEstimate
+from core.fewshot.estimate import model_accuracy_estimate as model_accuracy_estimate
+
+if TYPE_CHECKING:  # only in annotations: 'project info' reads the estimate without loading torch
+    from core.fewshot.classifier import PrototypicalClassifier
 
 log = logging.getLogger(__name__)
 
-NO_ESTIMATE_REASON = "the model was adapted without unlabelled images (or before RareSight estimated accuracy)"
-NO_ESTIMATE_ADVICE = "Add unlabelled images of the same kind and adapt again to estimate accuracy on new images."
 LEAVE_ONE_OUT_CAVEAT = "optimistic: these are the hand-picked examples the model learnt from; new images are usually harder"
 TOO_ALIKE = 0.97  # mean cosine similarity between a class's examples above which they add little
 
@@ -129,38 +133,6 @@ def support_reliability(clf: PrototypicalClassifier, bins: int = 5) -> list[Reli
     return out
 
 
-@dataclass(frozen=True)
-class AccuracyEstimate:
-    """Expected accuracy of the deployed model on new images, from its calibrated probabilities on the
-    project's unlabelled images (no labels needed): overall and per class, with 95 % intervals.
-
-    per_class: class name -> (estimate, low, high); a class no unlabelled image is likely to belong
-    to has estimate NaN and interval (0, 1).
-    """
-
-    accuracy: float
-    ci_low: float
-    ci_high: float
-    images: int
-    per_class: dict[str, tuple[float, float, float]]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "accuracy": self.accuracy,
-            "ci95": [self.ci_low, self.ci_high],
-            "images": self.images,
-            "per_class": {name: {"accuracy": None if np.isnan(v[0]) else v[0], "ci95": [v[1], v[2]]} for name, v in self.per_class.items()},
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AccuracyEstimate:
-        per_class = {
-            str(name): (float("nan") if v["accuracy"] is None else float(v["accuracy"]), float(v["ci95"][0]), float(v["ci95"][1]))
-            for name, v in data["per_class"].items()
-        }
-        return cls(float(data["accuracy"]), float(data["ci95"][0]), float(data["ci95"][1]), int(data["images"]), per_class)
-
-
 def estimate_accuracy(proba: npt.NDArray[np.float64], classes: Sequence[str], systematic_sd: float = 0.0) -> AccuracyEstimate | None:
     """The :class:`AccuracyEstimate` from calibrated probabilities ``proba`` (n_images, n_classes).
 
@@ -186,25 +158,3 @@ def estimate_accuracy(proba: npt.NDArray[np.float64], classes: Sequence[str], sy
         class_sd = math.sqrt(recall * (1 - recall) / mass + systematic_sd**2)
         per_class[str(name)] = (recall, max(0.0, recall - 1.96 * class_sd), min(1.0, recall + 1.96 * class_sd))
     return AccuracyEstimate(overall, max(0.0, overall - 1.96 * sd), min(1.0, overall + 1.96 * sd), len(top), per_class)
-
-
-def model_accuracy_estimate(state_settings: Mapping[str, Any]) -> AccuracyEstimate | None:
-    """The :class:`AccuracyEstimate` a model state stored when it was adapted (``settings["accuracy_estimate"]``).
-
-    None when there is none (no unlabelled images, or a model adapted before estimates were stored),
-    and, with a logged warning, when the stored one is malformed.
-    """
-    data = state_settings.get("accuracy_estimate")
-    if data is None:
-        return None
-    try:
-        estimate = AccuracyEstimate.from_dict(data)
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-        log.warning("ignoring the model's stored accuracy estimate: it is malformed (%s: %s)", type(exc).__name__, exc)
-        return None
-    values = [estimate.accuracy, estimate.ci_low, estimate.ci_high]
-    values += [x for v in estimate.per_class.values() for x in v if not math.isnan(x)]
-    if not all(0.0 <= x <= 1.0 for x in values) or not estimate.ci_low <= estimate.accuracy <= estimate.ci_high or estimate.images < 1:
-        log.warning("ignoring the model's stored accuracy estimate: its values are out of range (%s)", data)
-        return None
-    return estimate

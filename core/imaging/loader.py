@@ -8,9 +8,7 @@ import os
 from pathlib import Path
 
 from core.errors import ImageReadError
-from core.imaging.dicom import read_dicom
 from core.imaging.medical_image import MedicalImage
-from core.imaging.raster import read_raster
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +40,11 @@ def read_file_bytes(path: str | os.PathLike[str]) -> bytes:
     p = Path(path)
     try:
         if p.is_dir():
-            raise ImageReadError(
-                p, "is a folder, not an image file", "open the files inside it, or pass the folder to 'raresight scan --recursive'"
-            )
+            raise ImageReadError(p, "is a folder, not an image file", "choose an image file inside it")
         data = p.read_bytes()
     except FileNotFoundError as exc:
-        raise ImageReadError(
-            p, "file not found", "check the path; if the files were moved, relink the project to their new folder"
-        ) from exc
+        # No hint about projects here: the project layer adds "relink" where its stored images are missing.
+        raise ImageReadError(p, "file not found", "check the path (spelling, and whether the file was moved or deleted)") from exc
     except PermissionError as exc:
         raise ImageReadError(p, "permission denied", "ask for read access to the file, or copy it somewhere you can read") from exc
     except OSError as exc:
@@ -90,8 +85,12 @@ def load_image(path: str | os.PathLike[str], frame: int | None = None, *, window
             f"rename it to .{fmt.lower()} if it is meant to be one, or export the DICOM again",
         )
     if fmt in ("DICOM", ""):
+        from core.imaging.dicom import read_dicom  # pydicom loads on the first DICOM, not with the store
+
         image = read_dicom(name, data, content_hash, frame, window_index)
     else:
+        from core.imaging.raster import read_raster
+
         image = read_raster(name, data, content_hash, frame)
     # Logged by content hash, not by name: file names can carry patient names.
     log.debug(

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from core.embedding.backbones import EfficientNetLite0Features
+from core.embedding.backbones import EfficientNetLite0Features, register_backbone_loader
 from core.errors import ModelError, ProjectError
 from core.store.tensors import decode_safetensors, encode_safetensors
 
@@ -83,3 +83,28 @@ class MetaTrainedLite0(EfficientNetLite0Features):
 
 def is_backbone_file(name: str) -> bool:
     return name.endswith(SUFFIX)
+
+
+def names_backbone_file(name: str) -> bool:
+    """Whether a backbone name is a meta-trained file: ``PATH.rsbackbone`` or ``PATH.rsbackbone@<hash prefix>``."""
+    return name.partition("@")[0].endswith(SUFFIX)
+
+
+def load_backbone_file(name: str) -> MetaTrainedLite0:
+    """A meta-trained backbone file, ``PATH`` or ``PATH@<weights sha256 prefix>`` (as projects record it)."""
+    path, _, expected = name.partition("@")
+    backbone = MetaTrainedLite0(Path(path))
+    if expected and not backbone.card["weights_sha256"].startswith(expected):
+        raise ModelError(f"{path}: the backbone file changed since it was used here (weights hash differs); use the original file")
+    return backbone
+
+
+def register_backbone_files() -> None:
+    """Let every backbone lookup (``load_backbone``, ``--backbone``, a project's stored model) accept backbone files.
+
+    Done when this module is imported; front-ends that resolve backbone names call it explicitly.
+    """
+    register_backbone_loader(names_backbone_file, load_backbone_file)
+
+
+register_backbone_files()

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from core.imaging import load_image, read_file_bytes
 from core.imaging.medical_image import MedicalImage
@@ -38,6 +37,8 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
 
 def thumbnail_png(image: MedicalImage, size: int = THUMBNAIL_SIZE) -> bytes:
     """The display rendering shrunk to fit ``size`` x ``size`` pixels, as PNG bytes."""
+    from PIL import Image  # loaded on import, not by every command that opens a project
+
     picture = Image.fromarray(np.ascontiguousarray(image.display))
     picture.thumbnail((size, size))
     buffer = io.BytesIO()

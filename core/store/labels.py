@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from core.errors import ProjectError
 from core.store import audit
-from core.store.records import ClassInfo, LabelEvent, StepInfo
+from core.store.records import ClassInfo, LabelConflict, LabelEvent, StepInfo
 
 _MAX_PARAMS = 900  # below SQLite's default limit on bound parameters
 
@@ -79,6 +79,17 @@ def current_classes(conn: sqlite3.Connection, image_ids: Sequence[int]) -> dict[
         ).fetchall()
         out.update({int(r[0]): (None if r[1] is None else int(r[1])) for r in rows})
     return {image_id: out.get(image_id) for image_id in image_ids}
+
+
+def conflicts(conn: sqlite3.Connection, found: Sequence[tuple[str, int]], class_name: str) -> list[LabelConflict]:
+    """The (path, image id) pairs whose image is labelled now with a class other than ``class_name``."""
+    current = current_classes(conn, [image_id for _, image_id in found])
+    names = {c.id: c.name for c in classes(conn)}
+    return [
+        LabelConflict(path, image_id, names[class_now], class_name)
+        for path, image_id in found
+        if (class_now := current[image_id]) is not None and names[class_now] != class_name.strip()
+    ]
 
 
 def current_labels(conn: sqlite3.Connection) -> dict[int, str]:

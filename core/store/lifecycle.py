@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from core.errors import ProjectError
@@ -19,6 +18,8 @@ from core.store import audit, db, schema
 
 def app_version() -> str:
     """The installed RareSight version (recorded in the audit log)."""
+    from importlib.metadata import PackageNotFoundError, version  # 20 ms: only when a project is made or upgraded
+
     try:
         return version("raresight")
     except PackageNotFoundError:

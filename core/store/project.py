@@ -11,6 +11,7 @@ anything, a file that is not a project, a damaged or truncated one, or one from 
 
 from __future__ import annotations
 
+import functools
 import getpass
 import logging
 import os
@@ -155,6 +156,7 @@ class Project:
         *,
         recursive: bool = False,
         class_name: str | None = None,
+        relabel: bool = False,
         embed: bool = False,
         progress: Progress | None = None,
         is_cancelled: Callable[[], bool] | None = None,
@@ -163,17 +165,21 @@ class Project:
     ) -> ImportReport:
         """Import image files (folders expanded); unreadable files are listed in the report, not raised.
 
+        With ``class_name`` the files are labelled as that class, except images the project already
+        has under another class: those keep their label (``report.label_conflicts``) unless
+        ``relabel`` (then ``report.relabelled``; the audit records each change with its old class).
         Files are decoded outside any transaction and saved in batches of ``batch_size``, each in one
         transaction (``on_committed`` is called after each with the running report). Cancelling saves
         what was read so far and raises :class:`Cancelled`.
         """
         files = list(iter_files(paths, recursive))
         report = ImportReport()
+        save = functools.partial(self._save_batch, class_name=class_name, relabel=relabel, report=report, on_committed=on_committed)
         batch: list[ImageRecord] = []
         blobs: dict[str, bytes] = {}
         for index, file in enumerate(files):
             if is_cancelled is not None and is_cancelled():
-                self._save_batch(batch, blobs, class_name, report, on_committed)
+                save(batch, blobs)
                 raise Cancelled(f"import cancelled; the {len(report.added)} image(s) read so far are saved")
             try:
                 record, data = images.read_record(file, embed)
@@ -184,26 +190,33 @@ class Project:
             if data is not None:
                 blobs[record.content_hash] = data
             if len(batch) >= batch_size:
-                self._save_batch(batch, blobs, class_name, report, on_committed)
+                save(batch, blobs)
                 batch, blobs = [], {}
             if progress is not None:
                 progress((index + 1) / len(files), f"imported {index + 1} of {len(files)} file(s)")
-        self._save_batch(batch, blobs, class_name, report, on_committed)
+        save(batch, blobs)
         return report
 
     def add_records(
-        self, records: Sequence[ImageRecord], *, class_name: str | None = None, embedded: dict[str, bytes] | None = None
+        self,
+        records: Sequence[ImageRecord],
+        *,
+        class_name: str | None = None,
+        relabel: bool = False,
+        embedded: dict[str, bytes] | None = None,
     ) -> ImportReport:
         """Insert already-read image records in one transaction (imports, benchmarks, tests)."""
         report = ImportReport()
-        self._save_batch(list(records), embedded or {}, class_name, report, None)
+        self._save_batch(list(records), embedded or {}, class_name=class_name, relabel=relabel, report=report, on_committed=None)
         return report
 
     def _save_batch(
         self,
         batch: list[ImageRecord],
         blobs: dict[str, bytes],
+        *,
         class_name: str | None,
+        relabel: bool,
         report: ImportReport,
         on_committed: Callable[[ImportReport], None] | None,
     ) -> None:
@@ -211,13 +224,18 @@ class Project:
             return
         with self._db.write(f"saving {len(batch)} imported image(s)") as conn:
             added, duplicates = images.insert(conn, batch, self.actor, blobs)
-            step = None
+            step, conflicts = None, []
             if class_name is not None:
-                ids = added + [image_id for _, image_id in duplicates]
-                step = labels.label(conn, ids, class_name, self.actor, description=f"import {len(ids)} image(s) as {class_name!r}")
+                conflicts = labels.conflicts(conn, duplicates, class_name)
+                kept = set() if relabel else {c.image_id for c in conflicts}
+                ids = added + [image_id for _, image_id in duplicates if image_id not in kept]
+                what = f"import {len(ids)} image(s) as {class_name!r}"
+                what += f", relabelling {len(conflicts)}" if relabel and conflicts else ""
+                step = labels.label(conn, ids, class_name, self.actor, description=what)
         report.added += added
         report.duplicates += duplicates
         report.labelled += 0 if step is None else step.n_labels
+        (report.relabelled if relabel else report.label_conflicts).extend(conflicts)
         if on_committed is not None:
             on_committed(report)
 

@@ -41,14 +41,30 @@ class ImageRecord:
     id: int | None = None
 
 
+@dataclass(frozen=True)
+class LabelConflict:
+    """A file imported as ``requested`` whose image the project already has labelled ``current``."""
+
+    path: str
+    image_id: int
+    current: str
+    requested: str
+
+
 @dataclass
 class ImportReport:
-    """What an import did: new image ids, files already in the project, files that failed."""
+    """What an import did: new image ids, files already in the project, files that failed.
+
+    An import with a class never changes an existing label silently: without ``relabel`` such files
+    keep their label and are listed in ``label_conflicts``; with it they are in ``relabelled``.
+    """
 
     added: list[int] = field(default_factory=list)
     duplicates: list[tuple[str, int]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     labelled: int = 0
+    label_conflicts: list[LabelConflict] = field(default_factory=list)
+    relabelled: list[LabelConflict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -201,3 +201,70 @@ def test_info_before_any_model_has_no_model(tmp_path: Path, images: Path, capsys
     assert _info(project, capsys)["model"] is None
     assert main(["project", "info", str(project)]) == 0
     assert "accuracy" not in capsys.readouterr().out
+
+
+def test_add_with_another_class_refuses_to_relabel_without_relabel(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = tmp_path / "p.raresight"
+    squares = make_pngs(tmp_path / "squares", 2, seed=1)
+    copy = tmp_path / "copy_of_a_square.png"
+    shutil.copyfile(squares[0], copy)
+    main(["project", "create", str(project)])
+    main(["project", "add", str(project), *map(str, squares), "--class", "square"])
+    capsys.readouterr()
+    assert main(["project", "add", str(project), str(copy), "--class", "circle"]) == 1
+    out = capsys.readouterr().out
+    assert f"KEPT  {copy.resolve()}: already in the project as 'square', not relabelled 'circle'; add --relabel" in out
+    assert _info(project, capsys)["classes"] == {"square": 2, "circle": 0}
+    assert main(["project", "add", str(project), str(copy), "--class", "circle", "--relabel"]) == 0
+    out = capsys.readouterr().out
+    assert f"RELABELLED  {copy.resolve()}: 'square' -> 'circle'" in out and "(1 relabelled)" in out
+    assert _info(project, capsys)["classes"] == {"square": 1, "circle": 1}
+    assert main(["project", "add", str(project), str(copy), "--relabel"]) == 2
+    assert "--relabel needs --class" in capsys.readouterr().err
+
+
+def test_add_from_an_empty_folder_says_why_and_hints_recursive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = tmp_path / "p.raresight"
+    main(["project", "create", str(project)])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    capsys.readouterr()
+    assert main(["project", "add", str(project), str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert f"no files found in {empty}" in err and "nothing was added" in err and "--recursive" not in err
+    make_pngs(empty / "by_day" / "monday", 2)
+    assert main(["project", "add", str(project), str(empty)]) == 2
+    assert f"{empty} has subfolders: add --recursive (-r) to look inside them" in capsys.readouterr().err
+    assert main(["project", "add", str(project), str(empty), "-r"]) == 0
+
+
+def test_a_missing_file_in_add_gives_no_project_relink_hint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = tmp_path / "p.raresight"
+    main(["project", "create", str(project)])
+    capsys.readouterr()
+    assert main(["project", "add", str(project), str(tmp_path / "typo.png")]) == 1
+    out = capsys.readouterr().out
+    assert "typo.png: file not found; check the path" in out and "relink" not in out
+
+
+def test_verify_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """`verify --quick | head -1`: the reader goes away; no BrokenPipeError traceback, exit 141."""
+    project = tmp_path / "p.raresight"
+    with Project.create(project) as opened:
+        opened.add_images(make_pngs(tmp_path / "gone", 40))
+    shutil.rmtree(tmp_path / "gone")
+    script = (
+        "import sys\n"
+        "from app.cli import main\n"
+        "sys.argv[0] = 'raresight'\n"
+        "for _ in range(2000):\n"  # far more than a pipe buffer of findings
+        f"    code = main(['project', 'verify', '--quick', {str(project)!r}])\n"
+        "    if code != 1: break\n"
+        "sys.exit(code)\n"
+    )
+    reader = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert reader.stdout is not None and reader.stdout.readline().startswith("FAIL")
+    reader.stdout.close()  # as head does after its lines
+    _, err = reader.communicate(timeout=120)
+    assert reader.returncode == 141, err
+    assert "Traceback" not in err and "BrokenPipeError" not in err

@@ -104,3 +104,29 @@ def test_cli_imports_no_qt() -> None:
 def test_version() -> None:
     run = subprocess.run([str(RARESIGHT), "--version"], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and run.stdout.startswith("raresight ")
+
+
+def test_no_files_found_exits_2_and_hints_recursive_when_there_are_subfolders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "archive"
+    (folder / ".thumbnails").mkdir(parents=True)  # hidden: not a reason to suggest --recursive
+    assert main(["scan", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"no files found in {folder} (hidden files are skipped)" in err and "--recursive" not in err
+    make_folder(folder / "day1", broken=False)
+    (folder / "day1" / "ct.dcm").unlink()
+    assert main(["scan", str(folder)]) == 2
+    assert f"{folder} has subfolders: add --recursive (-r) to look inside them" in capsys.readouterr().err
+    assert main(["scan", "-r", str(folder)]) == 0
+
+
+def test_a_missing_file_gives_no_project_relink_hint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scan", str(tmp_path / "missing.dcm")]) == 1
+    out = capsys.readouterr().out
+    assert "missing.dcm: file not found; check the path" in out and "relink" not in out
+
+
+def test_help_shows_defaults_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["scan", "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines to the terminal width
+    assert "default: only the files directly in each folder" in out and "2 no file was found" in out
