@@ -9,9 +9,11 @@ from typing import Any
 
 from app.terminal_progress import TerminalProgress
 
-EPILOG = """The result is a backbone file (.rsbackbone: safetensors with a model card) that 'eval',
-'adapt', 'score' and the window accept as --backbone. A checkpoint beside it (FILE.ckpt) lets an
-interrupted run resume: run the same command again. The same seed gives the same result.
+EPILOG = """The result is a backbone file (.rsbackbone: safetensors with a model card) that 'eval' and
+'adapt' accept as --backbone. A project adapted with it keeps it: 'score', 'report' and the window
+then use it through the project's model (they take no --backbone). A checkpoint beside it
+(FILE.ckpt) lets an interrupted run resume: run the same command again. The same seed gives the
+same result.
 
 exit status: 0 written; 2 could not train (the message says why); 130 interrupted (resumable)"""
 
@@ -30,20 +32,31 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--val-classes", nargs="+", metavar="CLASS", help="validation classes (default: a quarter of each dataset's classes)"
     )
-    parser.add_argument("--groups", nargs="+", default=[], metavar="MANIFEST:COLUMN", help="per dataset, in order: groups (patient, smear)")
-    parser.add_argument("--ways", type=int, default=5)
     parser.add_argument(
-        "--shots", type=int, default=1, help="support images per class in training episodes (default 1: gained more than 5, also at 5-shot)"
+        "--groups",
+        nargs="+",
+        default=[],
+        metavar="MANIFEST:COLUMN",
+        help="per dataset, in order: groups (patient, smear); '-' for none (default: none, each image its own group)",
     )
-    parser.add_argument("--queries", type=int, default=10)
-    parser.add_argument("--episodes", type=int, default=3000)
-    parser.add_argument("--learning-rate", type=float, default=1e-4, metavar="LR", help="Adam step size (default 1e-4)")
+    parser.add_argument("--ways", type=int, default=5, help="classes per training episode (default: %(default)s)")
     parser.add_argument(
-        "--distill", type=float, default=1.0, metavar="W", help="pull toward the pretrained features (default 1.0; 0 turns it off)"
+        "--shots",
+        type=int,
+        default=1,
+        help="support images per class in training episodes; 1 gained more than 5, also at 5-shot (default: %(default)s)",
     )
-    parser.add_argument("--budget-min", type=float, metavar="M", help="stop after M minutes (the checkpoint allows going on later)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--queries", type=int, default=10, help="query images per class in training episodes (default: %(default)s)")
+    parser.add_argument("--episodes", type=int, default=3000, help="training episodes, at most (default: %(default)s)")
+    parser.add_argument("--learning-rate", type=float, default=1e-4, metavar="LR", help="Adam step size (default: %(default)s)")
+    parser.add_argument(
+        "--distill", type=float, default=1.0, metavar="W", help="pull toward the pretrained features; 0 turns it off (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--budget-min", type=float, metavar="M", help="stop after M minutes; the checkpoint allows going on later (default: no limit)"
+    )
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to train (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same result (default: %(default)s)")
     parser.set_defaults(run=run_meta_train)
 
 

@@ -4,12 +4,22 @@ from core.evaluation.dataset import FolderDataset, load_folder_dataset
 from core.evaluation.episodes import Episode, eligible_classes, sample_episodes
 from core.evaluation.metrics import auroc, expected_calibration_error, mean_ci95
 from core.evaluation.provenance import run_provenance
-from core.evaluation.runner import EpisodeRecord, EvalReport, ShotResult, embed_dataset, evaluate, run_episode, summarise
+from core.evaluation.runner import (
+    EpisodeRecord,
+    EvalReport,
+    EvaluationInterrupted,
+    ShotResult,
+    embed_dataset,
+    evaluate,
+    run_episode,
+    summarise,
+)
 
 __all__ = [
     "Episode",
     "EpisodeRecord",
     "EvalReport",
+    "EvaluationInterrupted",
     "FolderDataset",
     "ShotResult",
     "auroc",

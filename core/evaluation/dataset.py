@@ -24,6 +24,7 @@ class FolderDataset:
     classes: list[str]
     labels: npt.NDArray[np.int64]
     groups: npt.NDArray[np.int64]
+    empty_classes: tuple[str, ...] = ()  # class folders without an image file: named, not silently dropped
 
     def __len__(self) -> int:
         return len(self.files)
@@ -47,9 +48,11 @@ def load_folder_dataset(root: Path, groups: str | None = None) -> FolderDataset:
     files: list[Path] = []
     labels: list[int] = []
     classes: list[str] = []
+    empty: list[str] = []
     for class_dir in class_dirs:
         members = sorted(p for p in class_dir.rglob("*") if _is_image(p))
         if not members:
+            empty.append(class_dir.name)
             continue
         classes.append(class_dir.name)
         files += members
@@ -58,7 +61,7 @@ def load_folder_dataset(root: Path, groups: str | None = None) -> FolderDataset:
         raise ProjectError(f"{root}: no class folders with images found; expected {root}/<class name>/<images>")
     group_names = _read_groups(root, files, groups) if groups else [str(f) for f in files]
     _, group_codes = np.unique(np.array(group_names, dtype=object).astype(str), return_inverse=True)
-    return FolderDataset(root, files, classes, np.array(labels, dtype=np.int64), group_codes.astype(np.int64))
+    return FolderDataset(root, files, classes, np.array(labels, dtype=np.int64), group_codes.astype(np.int64), tuple(empty))
 
 
 def _read_groups(root: Path, files: list[Path], spec: str) -> list[str]:

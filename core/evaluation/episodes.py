@@ -39,6 +39,34 @@ def eligible_classes(labels: IntArray, groups: IntArray, shots: int) -> list[int
     return out
 
 
+def ineligibility(labels: IntArray, groups: IntArray, shots: int, n_classes: int, grouped: bool) -> dict[int, str]:
+    """Why each class code in ``range(n_classes)`` not in :func:`eligible_classes` cannot serve ``shots``-shot episodes.
+
+    grouped: whether ``groups`` come from a manifest (patients, smears); without one each image
+    is its own group, and the rule reduces to "at least shots + 1 images".
+    """
+    eligible = set(eligible_classes(labels, groups, shots))
+    out: dict[int, str] = {}
+    for c in range(n_classes):
+        if c in eligible:
+            continue
+        _, sizes = np.unique(groups[labels == c], return_counts=True)
+        n = int(sizes.sum())
+        if n == 0:
+            out[c] = "no usable image (each is unreadable, or the same image is also in another class folder)"
+        elif not grouped:
+            out[c] = f"{n} usable image(s); {shots}-shot episodes need {shots + 1} ({shots} support + 1 query)"
+        elif len(sizes) < 2:
+            out[c] = f"all {n} usable image(s) are in one group; support and queries must come from different groups"
+        else:
+            spare = n - int(sizes.min())
+            out[c] = (
+                f"{n} usable image(s) in {len(sizes)} groups: leaving its smallest group for queries, "
+                f"{spare} remain for {shots} support images"
+            )
+    return out
+
+
 def _split_class(rng: np.random.Generator, idx: IntArray, groups: IntArray, shots: int) -> tuple[IntArray, set[int]] | None:
     """Support indices drawn whole-group-first in random order, and the groups they used."""
     group_ids = rng.permutation(np.unique(groups[idx]))

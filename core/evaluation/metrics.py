@@ -34,17 +34,15 @@ def expected_calibration_error(confidence: npt.ArrayLike, correct: npt.ArrayLike
 
 
 def auroc(negatives: npt.ArrayLike, positives: npt.ArrayLike) -> float:
-    """Probability that a positive scores above a negative (ties count half); NaN if either is empty."""
-    neg = np.asarray(negatives, dtype=np.float64)
-    pos = np.asarray(positives, dtype=np.float64)
+    """Probability that a positive scores above a negative (ties count half); NaN if either is empty.
+
+    scikit-learn's ``roc_auc_score`` with the negatives labelled 0 and the positives 1.
+    """
+    from sklearn.metrics import roc_auc_score  # here: importing core.evaluation should not load scikit-learn
+
+    neg = np.asarray(negatives, dtype=np.float64).ravel()
+    pos = np.asarray(positives, dtype=np.float64).ravel()
     if len(neg) == 0 or len(pos) == 0:
         return float("nan")
-    scores = np.concatenate([neg, pos])
-    order = scores.argsort(kind="mergesort")
-    ranks = np.empty(len(scores))
-    ranks[order] = np.arange(1, len(scores) + 1)
-    # average ranks over ties
-    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
-    sums = np.bincount(inverse, weights=ranks)
-    ranks = (sums / counts)[inverse]
-    return float((ranks[len(neg) :].sum() - len(pos) * (len(pos) + 1) / 2) / (len(neg) * len(pos)))
+    truth = np.concatenate([np.zeros(len(neg)), np.ones(len(pos))])
+    return float(roc_auc_score(truth, np.concatenate([neg, pos])))

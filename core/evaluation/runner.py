@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -29,8 +29,9 @@ from core.embedding import (
     subset,
 )
 from core.embedding.progress import report
+from core.errors import ProjectError
 from core.evaluation.dataset import FolderDataset, load_folder_dataset
-from core.evaluation.episodes import Episode, sample_episodes
+from core.evaluation.episodes import Episode, ineligibility, sample_episodes
 from core.evaluation.metrics import auroc, expected_calibration_error, mean_ci95
 from core.evaluation.provenance import run_provenance
 from core.fewshot import FeatureConfig, PrototypicalClassifier
@@ -39,6 +40,9 @@ from core.fewshot.calibration import TaskStatistics, mean_confidence, softmax
 log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
+EpisodeProgressFn = Callable[[int, int, str], None]  # (episodes done over all shot counts, their total, message)
+
+EMBED_SHARE = 0.2  # of the progress fraction: embedding the dataset, before the episodes
 
 
 @dataclass
@@ -94,6 +98,10 @@ class ShotResult:
     estimate_signed_error: float = float("nan")
     # per episode, in episode order: two runs with the same seed can be compared pairwise
     episode_accuracy: list[float] = field(default_factory=list)
+    # class -> why it was left out of these episodes (too few usable images or groups for this shot count)
+    dropped_classes: dict[str, str] = field(default_factory=dict)
+    # metric -> why it is NaN; the JSON has null there and this as "<metric>_reason"
+    not_measured: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -101,16 +109,42 @@ class EvalReport:
     dataset: str
     backbone: str
     adapt: str
-    results: list[ShotResult] = field(default_factory=list)
+    results: list[ShotResult] = field(default_factory=list)  # finished shot counts only
     provenance: dict[str, Any] = field(default_factory=dict)  # see core.evaluation.provenance
+    interrupted: bool = False
+    partial_result: ShotResult | None = None  # the shot count an interrupt stopped, over its finished episodes
 
     def to_dict(self) -> dict[str, Any]:
-        """Strict JSON values: a metric that could not be measured (NaN) is None."""
-        results = [asdict(r) for r in self.results]
-        out: dict[str, Any] = _finite_or_none(
-            {"dataset": self.dataset, "backbone": self.backbone, "adapt": self.adapt, "results": results, "provenance": self.provenance}
-        )
-        return out
+        """Strict JSON values: a metric that could not be measured (NaN) is None, with ``<metric>_reason`` after it."""
+        return {
+            "dataset": self.dataset,
+            "backbone": self.backbone,
+            "adapt": self.adapt,
+            "interrupted": self.interrupted,
+            "finished_shots": [r.shots for r in self.results],
+            "results": [_result_dict(r) for r in self.results],
+            "partial_result": None if self.partial_result is None else _result_dict(self.partial_result),
+            "provenance": _finite_or_none(self.provenance),
+        }
+
+
+class EvaluationInterrupted(KeyboardInterrupt):
+    """Ctrl-C during the episodes; ``report`` holds the finished shot counts and the stopped one as partial."""
+
+    def __init__(self, report: EvalReport) -> None:
+        super().__init__("evaluation interrupted")
+        self.report = report
+
+
+def _result_dict(result: ShotResult) -> dict[str, Any]:
+    fields: dict[str, Any] = _finite_or_none(asdict(result))
+    reasons = fields.pop("not_measured")
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        out[key] = value
+        if value is None:
+            out[f"{key}_reason"] = reasons.get(key, "could not be measured on these episodes")
+    return out
 
 
 def _finite_or_none(value: Any) -> Any:
@@ -196,6 +230,11 @@ def summarise(records: Sequence[EpisodeRecord], ways: int, shots: int, embed_sec
         if len(r.unknown_logits):
             aurocs.append(auroc(r.query_novelty(), r.unknown_query_novelty()))
     acc, ci = mean_ci95(accs)
+    not_measured: dict[str, str] = {}
+    if not aurocs:
+        not_measured["open_set_auroc"] = "no class left out of the episodes to serve as unknown (ways == classes usable at this shot count)"
+    if len(records) < 2:
+        not_measured["accuracy_ci95"] = "one episode: an interval needs two or more"
     conf_all, ok_all = np.concatenate(conf), np.concatenate(ok)
     errors = np.array(estimates) - np.array(accs)
     return ShotResult(
@@ -215,6 +254,7 @@ def summarise(records: Sequence[EpisodeRecord], ways: int, shots: int, embed_sec
         estimate_abs_error=float(np.abs(errors).mean()),
         estimate_signed_error=float(errors.mean()),
         episode_accuracy=[round(a, 4) for a in accs],
+        not_measured=not_measured,
     )
 
 
@@ -233,13 +273,21 @@ def evaluate(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
     keep_records: list[EpisodeRecord] | None = None,
+    episode_progress: EpisodeProgressFn | None = None,
 ) -> EvalReport:
-    """Episodic evaluation of :class:`PrototypicalClassifier` on a folder-per-class dataset."""
+    """Episodic evaluation of :class:`PrototypicalClassifier` on a folder-per-class dataset.
+
+    progress: fraction of the whole run (embedding is the first ``EMBED_SHARE``); episode_progress:
+    called with (episodes done, episodes in all, message) before the first episode and after each.
+    Ctrl-C during the episodes raises :class:`EvaluationInterrupted` carrying the finished results.
+    """
     ds = load_folder_dataset(dataset_dir, groups)
-    adaptable = adapt != "none" and load_backbone(backbone).adaptable
-    emb, embed_seconds = embed_dataset(ds, backbone, adaptable, lambda f, m: report(progress, 0.2 * f, m), cancel)
+    adaptable = load_backbone(backbone).adaptable and adapt != "none"  # an unknown backbone is the first error
+    dropped = _dropped_classes(ds, None, shots, groups is not None)  # before the long embedding: fail fast
+    emb, embed_seconds = embed_dataset(ds, backbone, adaptable, lambda f, m: report(progress, EMBED_SHARE * f, m), cancel)
     usable = emb.ok & ~_in_several_classes(emb, ds)
     readable = np.flatnonzero(usable)
+    dropped = _dropped_classes(ds, readable, shots, groups is not None)
     prov = run_provenance(
         dataset_dir,
         seed=seed,
@@ -254,18 +302,67 @@ def evaluate(
     )
     out = EvalReport(dataset=str(dataset_dir), backbone=backbone, adapt=adapt, provenance=prov)
     total = len(shots) * episodes
-    for si, k in enumerate(shots):
-        eff_ways, eps = sample_episodes(ds.labels[readable], ds.groups[readable], ways, k, queries, episodes, seed)
-        eps = [_remap(ep, readable) for ep in eps]
-        records = []
-        for i, ep in enumerate(eps):
-            check_cancel(cancel, "evaluation")
-            clf = PrototypicalClassifier(backbone, adapt=adapt, random_state=seed * 100003 + i)
-            records.append(run_episode(clf, emb, ds, ep, coverage))
-            report(progress, 0.2 + 0.8 * (si * episodes + i + 1) / total, f"{k}-shot episode {i + 1} of {episodes}")
-        out.results.append(summarise(records, eff_ways, k, embed_seconds))
-        if keep_records is not None:
-            keep_records += records
+    if episode_progress is not None:
+        episode_progress(0, total, "episodes")
+    records: list[EpisodeRecord] = []  # of the shot count running now
+    eff_ways, si, k = ways, 0, shots[0]
+    try:
+        for si, k in enumerate(shots):
+            eff_ways, eps = sample_episodes(ds.labels[readable], ds.groups[readable], ways, k, queries, episodes, seed)
+            for i, ep in enumerate(eps):
+                check_cancel(cancel, "evaluation")
+                clf = PrototypicalClassifier(backbone, adapt=adapt, random_state=seed * 100003 + i)
+                records.append(run_episode(clf, emb, ds, _remap(ep, readable), coverage))
+                done, message = si * episodes + i + 1, f"{k}-shot episode {i + 1} of {episodes}"
+                report(progress, EMBED_SHARE + (1 - EMBED_SHARE) * done / total, message)
+                if episode_progress is not None:
+                    episode_progress(done, total, message)
+            out.results.append(_summary(records, eff_ways, k, embed_seconds, dropped[k]))
+            if keep_records is not None:
+                keep_records += records
+            records = []
+    except KeyboardInterrupt as exc:
+        if records and len(out.results) == si:  # shot count si has episodes but no summary yet
+            _keep_unsummarised(out, _summary(records, eff_ways, k, embed_seconds, dropped[k]), episodes)
+        out.interrupted = True
+        raise EvaluationInterrupted(out) from exc
+    return out
+
+
+def _keep_unsummarised(out: EvalReport, summary: ShotResult, episodes: int) -> None:
+    """The shot count an interrupt stopped: partial, or finished when only its summary was missing."""
+    if summary.episodes == episodes:
+        out.results.append(summary)
+    else:
+        out.partial_result = summary
+
+
+def _summary(records: Sequence[EpisodeRecord], ways: int, shots: int, embed_seconds: float, dropped: dict[str, str]) -> ShotResult:
+    result = summarise(records, ways, shots, embed_seconds)
+    result.dropped_classes = dict(dropped)
+    return result
+
+
+def _dropped_classes(
+    ds: FolderDataset, usable: npt.NDArray[np.int64] | None, shots: Sequence[int], grouped: bool
+) -> dict[int, dict[str, str]]:
+    """Per shot count, each class left out and why; ProjectError, naming them, when fewer than two remain.
+
+    usable: indices of the images that can be used (None: all, before anything was read).
+    """
+    idx = np.arange(len(ds)) if usable is None else usable
+    out: dict[int, dict[str, str]] = {}
+    for k in shots:
+        why = ineligibility(ds.labels[idx], ds.groups[idx], k, len(ds.classes), grouped)
+        dropped = {ds.classes[c]: reason for c, reason in why.items()}
+        dropped |= {name: "no image file in the folder" for name in ds.empty_classes}
+        if len(ds.classes) - len(why) < 2:
+            named = "; ".join(f"{name!r}: {reason}" for name, reason in dropped.items())
+            raise ProjectError(
+                f"only {len(ds.classes) - len(why)} class(es) can fill {k}-shot episodes; need two or more"
+                + (f". Left out: {named}" if named else f" (the dataset has {len(ds.classes)} class folder(s) with images)")
+            )
+        out[k] = dropped
     return out
 
 

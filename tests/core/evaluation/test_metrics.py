@@ -2,17 +2,27 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.metrics import roc_auc_score
 
 from core.evaluation import auroc, expected_calibration_error, mean_ci95
 
 
-def test_auroc_matches_sklearn_with_ties() -> None:
+def _pairwise_auroc(neg: np.ndarray, pos: np.ndarray) -> float:
+    """The definition, over every (negative, positive) pair: above counts 1, a tie 1/2."""
+    diff = pos[:, None] - neg[None, :]
+    return float(((diff > 0) + 0.5 * (diff == 0)).mean())
+
+
+def test_auroc_is_the_pairwise_probability_with_ties() -> None:
     rng = np.random.default_rng(0)
-    neg, pos = rng.integers(0, 5, 40).astype(float), rng.integers(1, 6, 30).astype(float)
-    expected = roc_auc_score(np.r_[np.zeros(40), np.ones(30)], np.r_[neg, pos])
-    assert auroc(neg, pos) == pytest.approx(expected)
-    assert np.isnan(auroc([], [1.0]))
+    for n, m in [(40, 30), (1, 7), (9, 1), (25, 25)]:
+        neg, pos = rng.integers(0, 5, n).astype(float), rng.integers(1, 6, m).astype(float)
+        assert auroc(neg, pos) == pytest.approx(_pairwise_auroc(neg, pos), abs=1e-12)
+    assert auroc([2.0, 2.0], [2.0]) == 0.5  # all tied
+    assert auroc([0.0, 1.0], [3.0]) == 1.0 and auroc([3.0], [0.0, 1.0]) == 0.0
+
+
+def test_auroc_without_negatives_or_positives_is_nan() -> None:
+    assert np.isnan(auroc([], [1.0])) and np.isnan(auroc([1.0], [])) and np.isnan(auroc([], []))
 
 
 def test_ece() -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from core.errors import ProjectError
-from core.evaluation import evaluate, load_folder_dataset
-from tests.core.embedding.tiny import make_dataset, register_tiny
+from core.evaluation import EvaluationInterrupted, evaluate, load_folder_dataset
+from tests.core.embedding.tiny import COLOURS, make_dataset, make_image, register_tiny
 
 
 @pytest.fixture
@@ -63,3 +64,60 @@ def test_unreadable_and_conflicting_images_are_left_out(dataset: Path, caplog: p
     report = evaluate(dataset, ways=3, shots=(1,), queries=2, episodes=4, backbone=register_tiny(), adapt="none")
     assert report.results[0].episodes == 4
     assert "broken.png" in caplog.text and "also in another class" in caplog.text
+
+
+def test_interrupt_keeps_the_finished_shot_counts(dataset: Path) -> None:
+    """Ctrl-C (a KeyboardInterrupt from the progress hook) during 2-shot episode 3: 1-shot kept, 2-shot partial."""
+
+    def interrupt_at_episode_8(done: int, total: int, message: str) -> None:
+        if done == 8:
+            raise KeyboardInterrupt
+
+    with pytest.raises(EvaluationInterrupted) as caught:
+        evaluate(dataset, ways=3, shots=(1, 2), queries=2, episodes=5, backbone=register_tiny(), adapt="none",
+                 episode_progress=interrupt_at_episode_8)  # fmt: skip
+    assert isinstance(caught.value, KeyboardInterrupt)  # callers that know nothing of it still see Ctrl-C
+    report = caught.value.report
+    assert report.interrupted and [r.shots for r in report.results] == [1] and report.results[0].episodes == 5
+    assert report.partial_result is not None and (report.partial_result.shots, report.partial_result.episodes) == (2, 3)
+    out = report.to_dict()
+    assert out["interrupted"] is True and out["finished_shots"] == [1] and out["partial_result"]["episodes"] == 3
+    json.dumps(out, allow_nan=False)
+
+
+def test_unmeasurable_metrics_are_null_with_a_reason(dataset: Path) -> None:
+    """Four classes, four ways: no class is left out for the open-set AUROC; one episode: no interval."""
+    report = evaluate(dataset, ways=4, shots=(1,), queries=2, episodes=1, backbone=register_tiny(), adapt="none").to_dict()
+    text = json.dumps(report, allow_nan=False)  # raises on NaN anywhere
+    result = json.loads(text)["results"][0]
+    assert result["open_set_auroc"] is None and "no class left out" in result["open_set_auroc_reason"]
+    assert result["accuracy_ci95"] is None and "one episode" in result["accuracy_ci95_reason"]
+    assert [k for k, v in result.items() if v is None and f"{k}_reason" not in result] == []
+    assert "accuracy_reason" not in result  # a measured metric has no reason
+
+
+def test_every_dropped_class_is_named_with_why(tmp_path: Path) -> None:
+    data = make_dataset(tmp_path / "data", per_class=4, classes=("red", "green", "blue"))
+    make_image(data / "grey" / "only_two_a.png", COLOURS["grey"], seed=1)
+    make_image(data / "grey" / "only_two_b.png", COLOURS["grey"], seed=2)
+    (data / "empty").mkdir()
+    (data / "empty" / "notes.txt").write_text("no images here\n", encoding="utf-8")
+    report = evaluate(data, ways=3, shots=(1, 2), queries=1, episodes=2, backbone=register_tiny(), adapt="none")
+    one, two = report.results
+    assert one.dropped_classes == {"empty": "no image file in the folder"}
+    assert two.dropped_classes == {
+        "grey": "2 usable image(s); 2-shot episodes need 3 (2 support + 1 query)",
+        "empty": "no image file in the folder",
+    }
+    grouped = evaluate(data, ways=3, shots=(1,), queries=1, episodes=2, backbone=register_tiny(), adapt="none",
+                       groups="manifest.csv:patient")  # fmt: skip
+    # grey's files are not in the manifest: each its own group, so it can still serve 1-shot
+    assert set(grouped.results[0].dropped_classes) == {"empty"}
+    assert grouped.to_dict()["results"][0]["dropped_classes"] == {"empty": "no image file in the folder"}
+
+
+def test_too_few_classes_names_the_ones_left_out(tmp_path: Path) -> None:
+    data = make_dataset(tmp_path / "data", per_class=2, classes=("red", "green"))
+    make_image(data / "blue" / "single.png", COLOURS["blue"], seed=3)
+    with pytest.raises(ProjectError, match=r"need two or more.*'red': 2 usable image\(s\); 2-shot episodes need 3"):
+        evaluate(data, ways=2, shots=(1, 2), queries=1, episodes=1, backbone=register_tiny(), adapt="none")
