@@ -6,12 +6,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from core.defaults import DEFAULT_COVERAGE
 from core.errors import RareSightError
-from core.reports import write_html, write_pdf
-from core.reports.build import build_report
-from core.scoring.pipeline import DEFAULT_COVERAGE, load_project_model, score_images
 from core.scoring.records import ScoreError, ScoreRow
-from core.store import Project
 
 
 class ReportError(RareSightError):
@@ -22,18 +19,36 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "report",
         help="write a case report for images",
-        description="Score the images with the project's model and write a report: PDF or self-contained HTML by the extension of --out.",
-        epilog="exit status: 0 written; 2 not written (the message says why)",
+        description="Score the images with the project's model and write a report, PDF or self-contained HTML by the\n"
+        "extension of --out: each image with its calibrated probabilities, prediction set and nearest support\n"
+        "examples, then the support set's quality, the reliability diagram and the model card.\n"
+        "Research use only, not for clinical diagnosis.",
+        epilog="exit status:\n  0  written\n  2  not written: an image could not be read, no adapted model, labels changed since\n"
+        "     (run 'raresight adapt'), or a bad --out name (the message says which)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("project", type=Path, metavar="PROJECT", help="the project file (.raresight)")
-    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
-    parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="report file: .pdf or .html")
-    parser.add_argument("--coverage", type=float, default=DEFAULT_COVERAGE, help="target coverage of the prediction sets (default 0.9)")
-    parser.add_argument("--identifiers", action="store_true", help="name cases by file path (default: by content hash, no identifiers)")
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (DICOM or PNG, JPEG, TIFF, BMP)")
+    parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="report file: .pdf, or .html (one self-contained file)")
+    parser.add_argument(
+        "--coverage", type=float, default=DEFAULT_COVERAGE, help="target coverage of the prediction sets (default %(default)s)"
+    )
+    parser.add_argument(
+        "--identifiers",
+        action="store_true",
+        help="name cases by file name (default: 'Case 1', 'Case 2', ... in the order given, since file names can identify patients)",
+    )
     parser.set_defaults(run=run_report)
 
 
 def run_report(args: argparse.Namespace) -> int:
+    # torch and matplotlib: loaded only when a report is made
+    import core.metatrain.backbone_file  # noqa: F401  (registers .rsbackbone files with load_backbone)
+    from core.reports import write_html, write_pdf
+    from core.reports.build import build_report
+    from core.scoring.pipeline import load_project_model, score_images
+    from core.store import Project
+
     suffix = args.out.suffix.lower()
     if suffix not in (".pdf", ".html", ".htm"):
         raise ReportError(f"{args.out}: end the file name in .pdf or .html")

@@ -4,105 +4,180 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from app.terminal_progress import TerminalProgress
-from core.imaging import iter_files
-from core.scoring.output import errors_path, open_sink, read_rows, write_errors
-from core.scoring.pipeline import DEFAULT_COVERAGE, load_project_model, score_images
+from core.defaults import DEFAULT_COVERAGE
+from core.errors import RareSightError
+from core.scoring.output import open_sink, read_rows, update_errors
 from core.scoring.records import ScoreError, ScoreRow
-from core.store import Project
 
-EPILOG = """output: one row per image (CSV, JSON Lines or Parquet, by the extension of --out): path, content
-hash, predicted class (empty for "none of these"), calibrated probability per class, prediction set,
-"none of these" flag, nearest support example and its similarity per class, model version.
-Unreadable files go to OUT.errors.csv with their reasons. Running the same command again after an
-interruption resumes: finished images are not scored again.
+EPILOG = """output: one row per image file (CSV, JSON Lines or Parquet, by the extension of --out): path,
+content hash, frame scored (0-based: the middle frame of a multi-frame DICOM, the first page of a
+TIFF), predicted class (empty for "none of these"), calibrated probability per class, prediction
+set, "none of these" flag, nearest support example and its similarity per class, model version.
+
+Unreadable files are listed with their reasons in FILE.errors.csv, named after the whole output
+name (scores.csv -> scores.csv.errors.csv, scores.parquet -> scores.parquet.errors.csv); it is made
+only when a file could not be read, keeps the errors of earlier runs into the same output, and is
+removed once every file in it has been scored.
+
+Running the same command again after Ctrl-C or a crash resumes: finished images are not scored
+again (a Parquet output keeps its finished rows in FILE.partial.jsonl until the run completes).
 
 exit status:
-  0  every image was scored
-  1  some files could not be read (see the errors file)
-  2  nothing was scored: no adapted model, labels changed since (run 'raresight adapt'), bad output file
-  130 interrupted (Ctrl-C): the output holds every finished row; run the same command to resume"""
+  0    every file was scored (now or by an earlier run)
+  1    some or all files could not be read (listed in FILE.errors.csv); the others were scored
+  2    nothing was scored: no file in the paths given, no adapted model, labels changed since
+       (run 'raresight adapt'), an output file that cannot be written or belongs to another project
+  130  interrupted (Ctrl-C): the output holds every finished row; run the same command to resume"""
 
 FLUSH_ROWS = 32
+REPORT_CASES = 50
+
+
+class NothingToScore(RareSightError):
+    """The paths given hold no file; the message says where and what to do."""
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "score",
         help="score images with the project's adapted model",
-        description="Score image files and folders with the project's current adapted model.",
+        description="Score image files and folders with the project's current adapted model, into a results file.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("project", type=Path, metavar="PROJECT", help="the project file (.raresight)")
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
-    parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="results file: .csv, .jsonl or .parquet")
-    parser.add_argument("--recursive", "-r", action="store_true", help="descend into subfolders")
-    parser.add_argument("--coverage", type=float, default=DEFAULT_COVERAGE, help="target coverage of the prediction sets (default 0.9)")
-    parser.add_argument("--report-dir", type=Path, metavar="DIR", help="also write a batch report (HTML and PDF) there")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (every file in a folder is tried)")
+    parser.add_argument(
+        "--out", type=Path, required=True, metavar="FILE", help="results file: .csv, .jsonl or .parquet (an existing one is resumed)"
+    )
+    parser.add_argument(
+        "--recursive", "-r", action="store_true", help="also score the files in subfolders (default: only those directly in each folder)"
+    )
+    parser.add_argument(
+        "--coverage", type=float, default=DEFAULT_COVERAGE, help="target coverage of the prediction sets (default %(default)s)"
+    )
+    parser.add_argument(
+        "--report-dir",
+        type=Path,
+        metavar="DIR",
+        help=f"also write batch_report.html and batch_report.pdf there: counts over every image of FILE, and the "
+        f"{REPORT_CASES} least certain as cases, numbered by their row in FILE (default: no report)",
+    )
+    parser.add_argument(
+        "--identifiers",
+        action="store_true",
+        help="name the report's cases by file name (default: by row number; file names can identify patients)",
+    )
     parser.set_defaults(run=run_score)
 
 
 def run_score(args: argparse.Namespace) -> int:
+    import core.metatrain.backbone_file  # noqa: F401  (registers .rsbackbone files with load_backbone)
+    from core.imaging import iter_files
+    from core.scoring.pipeline import load_project_model, score_images  # torch: loaded only when scoring
+    from core.store import Project
+
+    files = [str(path) for path in iter_files(args.paths, args.recursive)]
+    if not files:
+        raise NothingToScore(no_files_reason(args.paths, args.recursive))
     with Project.open(args.project, readonly=True) as project:
         model = load_project_model(project)
-    files = [str(path) for path in iter_files(args.paths, args.recursive)]
     sink = open_sink(args.out, model.classes)
     done = sink.done_keys()
-    todo = [path for path in files if f"{path}\x00{0}" not in done]
+    todo = [path for path in files if path not in done]
     resumed = len(files) - len(todo)
     if resumed:
         print(f"resuming: {resumed} image(s) already in {args.out}", file=sys.stderr)
     bar = TerminalProgress()
-    errors: list[ScoreError] = []
-    pending: list[ScoreRow] = []
-    scored = 0
+    run = _Run()
     try:
-        for item in score_images(model, todo, coverage=args.coverage, progress=lambda f, m: bar(round(f * len(todo)), len(todo), m)):
-            if isinstance(item, ScoreError):
-                errors.append(item)
-                continue
-            pending.append(item)
-            if len(pending) >= FLUSH_ROWS:
-                sink.append(pending)
-                scored, pending = scored + len(pending), []
+        run.write(sink, score_images(model, todo, coverage=args.coverage, progress=lambda f, m: bar(round(f * len(todo)), len(todo), m)))
     except KeyboardInterrupt:
-        sink.append(pending)
-        sink.close()
         bar.finish()
+        listed = update_errors(args.out, run.attempted, run.errors)
         print(
-            f"interrupted: {scored + len(pending) + resumed} row(s) are in {args.out}; run the same command again to resume",
+            f"interrupted: {run.scored + resumed} row(s) are in {args.out}"
+            + (f", unreadable files in {listed}" if listed else "")
+            + "; run the same command again to resume",
             file=sys.stderr,
         )
         return 130
-    sink.append(pending)
-    scored += len(pending)
-    sink.close()
     bar.finish()
-    write_errors(args.out, errors)
+    scored, errors = run.scored, run.errors
+    listed = update_errors(args.out, run.attempted, errors)
     for error in errors:
         print(f"FAIL  {error.error}")
     if args.report_dir is not None:
         _batch_report(args, model)
     print(
         f"{len(files)} file(s): {scored} scored now, {resumed} already done, {len(errors)} unreadable"
-        + (f" (see {errors_path(args.out)})" if errors else "")
+        + (f" (see {listed})" if errors else "")
     )
+    if listed and not errors:
+        print(f"earlier runs' unreadable files are still listed in {listed}")
+    if errors and not scored and not resumed:
+        print("no file could be read as an image: score DICOM, PNG, JPEG, TIFF or BMP files (the reasons are above)")
     return 1 if errors else 0
+
+
+@dataclass
+class _Run:
+    """What one run did: rows written, files that could not be read, every file tried."""
+
+    scored: int = 0
+    errors: list[ScoreError] = field(default_factory=list)
+    attempted: list[str] = field(default_factory=list)
+
+    def write(self, sink: Any, items: Iterable[ScoreRow | ScoreError]) -> None:
+        """Rows to ``sink`` in batches, then closed; on Ctrl-C the finished rows are written first."""
+        pending: list[ScoreRow] = []
+        try:
+            for item in items:
+                self.attempted.append(item.path)
+                if isinstance(item, ScoreError):
+                    self.errors.append(item)
+                    continue
+                pending.append(item)
+                if len(pending) >= FLUSH_ROWS:
+                    sink.append(pending)
+                    self.scored, pending = self.scored + len(pending), []
+        except KeyboardInterrupt:
+            self._finish(sink, pending)
+            raise
+        self._finish(sink, pending)
+
+    def _finish(self, sink: Any, pending: list[ScoreRow]) -> None:
+        sink.append(pending)
+        self.scored += len(pending)
+        sink.close()
+
+
+def no_files_reason(paths: list[str], recursive: bool) -> str:
+    """Why the paths hold nothing to score, and what to do (``--recursive`` when only subfolders have files)."""
+    folders = [Path(p) for p in paths if Path(p).is_dir()]
+    shown = ", ".join(str(p) for p in folders[:3]) + (f" and {len(folders) - 3} more" if len(folders) > 3 else "")
+    with_subfolders = [f for f in folders if any(c.is_dir() and not c.name.startswith(".") for c in f.iterdir())]
+    if with_subfolders and not recursive:
+        return f"no files directly in {shown}, only in subfolders; add --recursive to score the files in subfolders"
+    return f"no files to score in {shown}; check the folder, or name image files"
 
 
 def _batch_report(args: argparse.Namespace, model: Any) -> None:
     from core.reports import write_html, write_pdf
-    from core.reports.build import build_report
+    from core.reports.build import build_batch_report
 
-    rows = read_rows(args.out, model.classes)
-    # The cases to look at first: the least confident, and every "none of these".
-    rows.sort(key=lambda row: (not row.none_of_these, max(row.probabilities.values())))
-    content = build_report(
-        model, rows[:50], coverage=args.coverage, title=f"RareSight batch report ({len(rows)} images; 50 least certain shown)"
+    rows = read_rows(args.out, model.classes)  # every row of the output, earlier runs' too
+    if not rows:
+        print(f"report: not written, {args.out} holds no scored image")
+        return
+    content = build_batch_report(
+        model, rows, coverage=args.coverage, source=args.out.name, shown=REPORT_CASES, identifiers=args.identifiers
     )
     args.report_dir.mkdir(parents=True, exist_ok=True)
     write_html(content, args.report_dir / "batch_report.html")

@@ -14,6 +14,7 @@ from core.scoring.output import open_sink
 from core.scoring.pipeline import DEFAULT_COVERAGE, adapt_project, load_project_model, score_images
 from core.scoring.records import ScoreRow
 from core.store import Project
+from core.store.meta import mark_synthetic
 
 SHOTS = 5
 UNLABELLED_CLASS = "sickle cell"  # never labelled: the demo shows what "none of these" is for
@@ -52,6 +53,8 @@ def run_demo(
     images = write_demo_images(out / "images", per_class=per_class)
     project_path = out / "demo.raresight"
     with _fresh_project(project_path) as project:
+        # every report of this project says its images are synthetic, however it is exported
+        mark_synthetic(project, "images drawn by 'raresight demo' (synthetic cells, no patient)")
         project.add_images([out / "images"], recursive=True)
         for kind in DEMO_CLASSES:
             if kind != UNLABELLED_CLASS:
@@ -69,7 +72,8 @@ def run_demo(
     sink.append(rows)
     sink.close()
     say(0.9, "writing the report")
-    content = build_report(model, _showcase(rows, truth), coverage=DEFAULT_COVERAGE, title="RareSight demo report", synthetic_data=True)
+    # the synthetic file names say each case's true class, and carry no identifier
+    content = build_report(model, _showcase(rows, truth), coverage=DEFAULT_COVERAGE, title="RareSight demo report", identifiers=True)
     html, pdf = write_html(content, out / "report.html"), write_pdf(content, out / "report.pdf")
     known = [r for r in rows if truth[r.path] != UNLABELLED_CLASS]
     unknown = [r for r in rows if truth[r.path] == UNLABELLED_CLASS]

@@ -3,32 +3,42 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
 from core.errors import ImageReadError
 from core.fewshot.calibration import calibration_id
 from core.fewshot.quality import ReliabilityBin, model_accuracy_estimate, support_quality, support_reliability
 from core.imaging import load_image
-from core.reports.content import CaseReport, ModelCard, ReportContent, SupportExample
+from core.reports.content import NONE_OF_THESE, BatchSummary, CaseReport, ModelCard, ReportContent, SupportExample
+from core.scoring.embedded import load_copy
 from core.scoring.pipeline import ProjectModel
 from core.scoring.records import ScoreRow
 
 
-def image_png(path: str, max_side: int) -> bytes:
-    """The image as a viewer displays it, downscaled, as PNG; a grey square when it is unreadable now."""
-    try:
-        display = load_image(path).display
-    except ImageReadError:
-        display = np.full((max_side, max_side), 128, np.uint8)
+def display_png(display: npt.NDArray[np.uint8], max_side: int) -> bytes:
     image = Image.fromarray(display)
     image.thumbnail((max_side, max_side))
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def image_png(path: str, max_side: int, copy: bytes | None = None, content_hash: str = "") -> bytes:
+    """The image as a viewer displays it, downscaled, as PNG: from its file, else from the project's copy
+    of it (``copy``, its bytes), else a grey square."""
+    try:
+        if copy is not None and not Path(path).is_file():
+            return display_png(load_copy(copy, path or "image", content_hash).display, max_side)
+        return display_png(load_image(path).display, max_side)
+    except ImageReadError:
+        return display_png(np.full((max_side, max_side), 128, np.uint8), max_side)
 
 
 def model_card(model: ProjectModel, reliability_source: str = "") -> ModelCard:
@@ -84,30 +94,89 @@ def build_report(
     title: str = "RareSight report",
     synthetic_data: bool = False,
     identifiers: bool = False,
+    case_numbers: Sequence[int] | None = None,
+    batch: BatchSummary | None = None,
+    case_naming: str = "",
 ) -> ReportContent:
     """Cases for ``rows`` with their images, probabilities, prediction sets and support examples.
 
-    Cases are named by a content-hash prefix unless ``identifiers`` is True (then by file path).
+    Cases are named "Case 1", "Case 2", ... (``case_numbers`` when given, else their order) unless
+    ``identifiers`` is True: then by file name. ``batch`` summarises the whole batch when the cases
+    are only part of it; otherwise several cases are summarised themselves. A project marked as
+    synthetic (the demo's) gets the synthetic-images notice whoever builds its report.
     """
     thumbnails: dict[str, bytes] = {}
 
     def thumbnail(content_hash: str, path: str) -> bytes:
         if content_hash not in thumbnails:
-            thumbnails[content_hash] = image_png(path or model.support_paths.get(content_hash, ""), 160)
+            where = path or model.support_paths.get(content_hash, "")
+            thumbnails[content_hash] = image_png(where, 160, model.support_copies.get(content_hash), content_hash)
         return thumbnails[content_hash]
 
+    numbers = list(case_numbers) if case_numbers is not None else list(range(1, len(rows) + 1))
     cases = []
-    for row in rows:
+    for row, number in zip(rows, numbers, strict=True):
         support = [
             SupportExample(name, near.content_hash, thumbnail(near.content_hash, near.path), near.similarity)
             for name, near in row.nearest_support.items()
         ]
         support.sort(key=lambda example: -example.similarity)
-        label = row.path if identifiers else f"image {row.content_hash[:12]}"
+        label = Path(row.path).name if identifiers else f"Case {number}"
         cases.append(CaseReport(row, label, image_png(row.path, 384), support))
+    if batch is None and len(rows) > 1:
+        batch = summarise(rows, model.classes, len(rows))
+    if not case_naming:
+        case_naming = "Cases are named by file name." if identifiers else "Cases are numbered in the order the images were given."
     bins, source = reliability(model)
     card = model_card(model, source)
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     estimate = model_accuracy_estimate(model.state.settings)
     quality = support_quality(model.classifier, estimate)
-    return ReportContent(title, generated, coverage, card, quality, bins, cases, synthetic_data, accuracy_estimate=estimate)
+    synthetic = synthetic_data or model.synthetic_images
+    return ReportContent(
+        title, generated, coverage, card, quality, bins, cases, synthetic, accuracy_estimate=estimate, batch=batch, case_naming=case_naming
+    )
+
+
+def summarise(rows: Sequence[ScoreRow], classes: Sequence[str], shown: int, selection: str = "", source: str = "") -> BatchSummary:
+    """Images per predicted class (every class listed, "none of these" included) over all ``rows``."""
+    counts = Counter(NONE_OF_THESE if row.none_of_these else str(row.predicted_class) for row in rows)
+    names = [*classes, NONE_OF_THESE, *sorted(set(counts) - {*classes, NONE_OF_THESE})]
+    ordered = sorted(((name, counts.get(name, 0)) for name in names), key=lambda item: (-item[1], names.index(item[0])))
+    return BatchSummary(len(rows), ordered, shown, selection, source)
+
+
+def least_certain_first(rows: Sequence[ScoreRow]) -> list[int]:
+    """Positions of ``rows``, every "none of these" first, then by the top probability, lowest first."""
+    return sorted(range(len(rows)), key=lambda i: (not rows[i].none_of_these, max(rows[i].probabilities.values()), i))
+
+
+def build_batch_report(
+    model: ProjectModel, rows: Sequence[ScoreRow], *, coverage: float, source: str, shown: int = 50, identifiers: bool = False
+) -> ReportContent:
+    """A report on a scored batch: the summary counts every row of ``source`` (the results file, in
+    file order); the cases are the ``shown`` least certain, numbered by their row in that file."""
+    picked = least_certain_first(rows)[:shown]
+    selection = (
+        ""
+        if len(picked) == len(rows)
+        else f"The cases below are the {len(picked)} least certain of the {len(rows)} images: every 'none of these' first, "
+        f"then by the lowest top probability. {source} holds every image's result."
+    )
+    batch = summarise(rows, model.classes, len(picked), selection, source)
+    naming = (
+        "Cases are named by file name."
+        if identifiers
+        else f"Case numbers are row numbers in {source} (its first data row is 1), where each image's path is; the report names no file."
+    )
+    title = f"RareSight batch report ({len(rows)} images" + (f"; {len(picked)} least certain shown)" if len(picked) < len(rows) else ")")
+    return build_report(
+        model,
+        [rows[i] for i in picked],
+        coverage=coverage,
+        title=title,
+        identifiers=identifiers,
+        case_numbers=[i + 1 for i in picked],
+        batch=batch,
+        case_naming=naming,
+    )

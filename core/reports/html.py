@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections import Counter
 from importlib import resources
 from pathlib import Path
 
@@ -34,11 +33,6 @@ def pct_range(low: float, high: float) -> str:
     return f"{low * 100:.0f}–{high * 100:.0f}%"
 
 
-def batch_summary(content: ReportContent) -> list[tuple[str, int]]:
-    counts = Counter("none of these" if case.row.none_of_these else str(case.row.predicted_class) for case in content.cases)
-    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-
-
 def render_html(content: ReportContent) -> str:
     cases = [
         {
@@ -53,7 +47,7 @@ def render_html(content: ReportContent) -> str:
     return _template().render(
         content=content,
         cases=cases,
-        summary=batch_summary(content) if len(content.cases) > 1 else [],
+        notes=any(q.warning for q in content.quality),
         reliability=data_uri(reliability_diagram(content.reliability)),
         pct=pct,
         pct_range=pct_range,

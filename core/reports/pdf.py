@@ -10,18 +10,19 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import cm
-from reportlab.platypus import Flowable, Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import CondPageBreak, Flowable, Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from core.fewshot.quality import LEAVE_ONE_OUT_CAVEAT, NO_ESTIMATE_ADVICE, NO_ESTIMATE_REASON
 from core.reports.charts import probability_chart, reliability_diagram
 from core.reports.content import CaseReport, ReportContent
-from core.reports.html import batch_summary, pct, pct_range
+from core.reports.html import pct, pct_range
 
 _STYLES = getSampleStyleSheet()
 _NOTICE = ParagraphStyle(
     "notice", parent=_STYLES["Normal"], backColor=colors.HexColor("#fff4e5"), borderPadding=4, fontName="Helvetica-Bold"
 )
 _SMALL = ParagraphStyle("small", parent=_STYLES["Normal"], fontSize=8, leading=10)
+_SYNTHETIC = ParagraphStyle("synthetic", parent=_STYLES["Normal"], backColor=colors.HexColor("#eef3ff"), borderPadding=4)
 _GRID = TableStyle(
     [("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#d0d7de")), ("FONTSIZE", (0, 0), (-1, -1), 8), ("VALIGN", (0, 0), (-1, -1), "TOP")]
 )
@@ -101,11 +102,12 @@ def _quality(content: ReportContent) -> list[Flowable]:
             f" On the labelled examples themselves (leave-one-out): {pct(loo[0] / loo[1])}, {loo[0]} of {loo[1]} "
             f"(95% CI {pct_range(loo[2], loo[3])}); {_text(LEAVE_ONE_OUT_CAVEAT)}."
         )
-    header = ["class", "examples", "leave-one-out (optimistic)", "95% CI", ""]
-    widths = [4 * cm, 2 * cm, 3.5 * cm, 3 * cm, 4.5 * cm]
+    notes = any(q.warning for q in content.quality)  # no empty column when no class needs a note
+    header = ["class", "examples", "leave-one-out (optimistic)", "95% CI"] + (["note"] if notes else [])
+    widths = [4 * cm, 2 * cm, 3.5 * cm, 3 * cm] + ([4.5 * cm] if notes else [])
     if estimate is not None:
         header[2:2] = ["expected on new images", "95% CI"]
-        widths = [3.0 * cm, 1.8 * cm, 2.6 * cm, 1.8 * cm, 2.4 * cm, 1.8 * cm, 3.6 * cm]
+        widths = [3.0 * cm, 1.8 * cm, 2.6 * cm, 1.8 * cm, 2.4 * cm, 1.8 * cm] + ([3.6 * cm] if notes else [])
     rows: list[list[object]] = [[Paragraph(h, _SMALL) for h in header]]
     for q in content.quality:
         accuracy = "-" if q.accuracy is None else pct(q.accuracy)
@@ -115,9 +117,26 @@ def _quality(content: ReportContent) -> list[Flowable]:
                 row[2:2] = [Paragraph("too few unlabelled images like it", _SMALL), ""]
             else:
                 row[2:2] = [Paragraph(f"<b>{pct(q.expected)}</b>", _SMALL), pct_range(q.expected_low, q.expected_high)]
-        rows.append([*row, Paragraph(_text(q.warning), _SMALL)])
+        rows.append([*row, Paragraph(_text(q.warning), _SMALL)] if notes else row)
     table = Table(rows, style=_GRID, colWidths=widths, repeatRows=1)
     return [Paragraph(headline, _STYLES["Normal"]), Paragraph(note.strip(), _SMALL), Spacer(1, 0.2 * cm), table]
+
+
+def _batch(content: ReportContent) -> list[Flowable]:
+    """The summary of the whole batch (every image, shown or not), before the cases."""
+    batch = content.batch
+    if batch is None:
+        return []
+    rows = [["predicted", "images", "share"], *[[_text(n), str(c), pct(c / batch.images)] for n, c in batch.counts]]
+    return [KeepTogether([Paragraph(_text(batch.heading), _STYLES["Heading2"]), Table(rows, style=_GRID, hAlign="LEFT")])]
+
+
+def _cases_intro(content: ReportContent) -> list[Flowable]:
+    """The Cases heading, which cases are shown and how they are named, and how to read one."""
+    batch = content.batch
+    heading = "Cases" + (f": {batch.shown} of {batch.images} shown" if batch is not None and batch.shown < batch.images else "")
+    lines = ([batch.selection] if batch is not None and batch.selection else []) + [content.case_naming, *content.guide]
+    return [CondPageBreak(6 * cm), Paragraph(heading, _STYLES["Heading2"]), *[Paragraph(_text(line), _SMALL) for line in lines if line]]
 
 
 def write_pdf(content: ReportContent, path: Path) -> Path:
@@ -129,21 +148,24 @@ def write_pdf(content: ReportContent, path: Path) -> Path:
         Spacer(1, 0.3 * cm),
     ]
     if content.synthetic_data:
-        story += [Paragraph("The images in this report are synthetic, drawn by RareSight for its demo. They show no patient.", _SMALL)]
-    story.append(Paragraph("Cases", _STYLES["Heading2"]))
+        story += [Paragraph(_text(content.synthetic_notice), _SYNTHETIC), Spacer(1, 0.2 * cm)]
+    story += _batch(content)
+    story += _cases_intro(content)
     story += [_case(case, content.coverage) for case in content.cases]
-    if len(content.cases) > 1:
-        story += [
-            Paragraph("Batch summary", _STYLES["Heading2"]),
-            Table([["predicted", "images"], *[[n, str(c)] for n, c in batch_summary(content)]], style=_GRID),
-        ]
-    story += [Paragraph("Support set quality", _STYLES["Heading2"]), *_quality(content)]
+    # each heading kept with what follows it, so none is left alone at a page foot
+    quality = _quality(content)
+    story += [KeepTogether([Paragraph("Support set quality", _STYLES["Heading2"]), *quality[:2]]), *quality[2:]]
+    story.append(
+        KeepTogether(
+            [
+                Paragraph("Calibration", _STYLES["Heading2"]),
+                _image(reliability_diagram(content.reliability), 7),
+                Paragraph(_text(content.model_card.reliability_source), _SMALL),
+            ]
+        )
+    )
     story += [
-        Paragraph("Calibration", _STYLES["Heading2"]),
-        _image(reliability_diagram(content.reliability), 7),
-        Paragraph(_text(content.model_card.reliability_source), _SMALL),
-    ]
-    story += [
+        CondPageBreak(4 * cm),
         Paragraph("Model card", _STYLES["Heading2"]),
         _model_card(content),
         Spacer(1, 0.4 * cm),

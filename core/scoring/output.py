@@ -2,8 +2,12 @@
 
 Rows are appended in input order and synced to disk after each batch, so Ctrl-C, a crash or
 SIGKILL leaves a valid partial file; the next run with the same output skips the images already
-there. A half-written last line is cut off on resume. Parquet cannot be appended to, so its rows
-go to a JSON Lines journal beside it, and the Parquet file is rewritten atomically at checkpoints.
+there. A half-written last line is cut off on resume.
+
+Parquet cannot be appended to. Its rows are synced to a JSON Lines journal beside it
+(``FILE.partial.jsonl``, what a crash leaves) and streamed in row groups into ``FILE.tmp``, which
+replaces ``FILE`` on close (Ctrl-C closes it too). ``FILE`` is only ever replaced whole, so it
+always holds a complete result; writing is linear in the rows, with no rewrite at checkpoints.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import csv
 import io
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -175,53 +179,94 @@ class JsonLinesSink(_LineSink):
         return "".join(json.dumps(row.to_json(), ensure_ascii=False) + "\n" for row in rows)
 
 
+def arrow_schema(classes: Sequence[str]) -> Any:
+    """The Parquet schema of the flat table (explicit, so every row group has the same types)."""
+    import pyarrow as pa
+
+    types = {"path": pa.string(), "content_hash": pa.string(), "frame": pa.int64(), "predicted_class": pa.string()}
+    types |= {"none_of_these": pa.bool_(), "prediction_set": pa.string(), "model_version": pa.int64()}
+    for name in classes:
+        types |= {f"p_{name}": pa.float64(), f"nearest_{name}": pa.string(), f"similarity_{name}": pa.float64()}
+    return pa.schema([(column, types[column]) for column in flat_columns(classes)])
+
+
 class ParquetSink:
-    """Rows journalled as JSON Lines beside the file; the Parquet file rewritten atomically."""
+    """Rows journalled as JSON Lines beside the file and streamed into a temporary Parquet file."""
 
-    def __init__(self, path: Path, classes: Sequence[str], checkpoint_rows: int = 500) -> None:
-        self.path, self.classes, self.checkpoint_rows = path, list(classes), checkpoint_rows
-        self.journal_path = path.with_name(path.name + ".partial.jsonl")
-        if path.exists() and not self.journal_path.exists():
-            self._journal_from_parquet()
-        self._journal = JsonLinesSink(self.journal_path, classes)
-        self._since_checkpoint = 0
-
-    def _journal_from_parquet(self) -> None:
+    def __init__(self, path: Path, classes: Sequence[str], row_group_rows: int = 8192) -> None:
         import pyarrow.parquet as pq
 
+        self.path, self.classes, self.row_group_rows = path, list(classes), row_group_rows
+        self.journal_path = path.with_name(path.name + ".partial.jsonl")
+        self.temporary = path.with_name(path.name + ".tmp")
+        self._schema = arrow_schema(classes)
+        self._buffer: list[dict[str, Any]] = []
+        self._journal = JsonLinesSink(self.journal_path, classes)  # rows of an interrupted run, not in FILE yet
         try:
-            table = pq.read_table(self.path)
-        except (OSError, ValueError) as exc:
-            raise OutputError(f"{self.path}: is not a readable Parquet file; choose another --out or remove it") from exc
-        if table.column_names != flat_columns(self.classes):
-            raise OutputError(f"{self.path}: holds results with other columns; choose another --out or remove it")
-        rows = [unflatten(flat, self.classes) for flat in table.to_pylist()]
-        self.journal_path.write_text("".join(json.dumps(r.to_json()) + "\n" for r in rows), encoding="utf-8")
+            self._writer = pq.ParquetWriter(self.temporary, self._schema)
+        except OSError as exc:
+            raise OutputError(f"{self.temporary}: cannot be written ({exc}); choose another --out") from exc
+        copied = False
+        try:
+            self._done = self._copy_finished_rows()
+            copied = True
+        finally:
+            if not copied:  # e.g. FILE holds other columns: leave no temporary file behind
+                self._writer.close()
+                self.temporary.unlink(missing_ok=True)
 
-    def done_keys(self) -> set[str]:
-        return self._journal.done_keys()
+    def _copy_finished_rows(self) -> set[str]:
+        """Rows already in FILE, then the journal's others, into the new file; returns their keys."""
+        done: set[str] = set()
+        if self.path.exists():
+            for table in self._existing_tables():
+                done.update(str(p) for p in table.column("path").to_pylist())
+                self._writer.write_table(table)
+        with self.journal_path.open(encoding="utf-8") as journal:
+            for line in journal:
+                row = ScoreRow.from_json(json.loads(line))
+                if row.key not in done:  # a crash between replacing FILE and removing the journal
+                    self._buffer.append(flatten(row, self.classes))
+                    done.add(row.key)
+                    self._flush(self.row_group_rows)
+        return done | self._journal.done_keys()
 
-    def append(self, rows: Sequence[ScoreRow]) -> None:
-        self._journal.append(rows)
-        self._since_checkpoint += len(rows)
-        if self._since_checkpoint >= self.checkpoint_rows:
-            self._write_parquet()
-
-    def _write_parquet(self) -> None:
+    def _existing_tables(self) -> Iterator[Any]:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        rows = [ScoreRow.from_json(json.loads(line)) for line in self.journal_path.read_text(encoding="utf-8").splitlines()]
-        columns = flat_columns(self.classes)
-        table = pa.Table.from_pylist([flatten(r, self.classes) for r in rows], schema=None) if rows else pa.table({c: [] for c in columns})
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        pq.write_table(table.select(columns), temporary)
-        os.replace(temporary, self.path)
-        self._since_checkpoint = 0
+        try:
+            source = pq.ParquetFile(self.path)
+            if source.schema_arrow.names != flat_columns(self.classes):
+                raise OutputError(f"{self.path}: holds results with other columns; choose another --out or remove it")
+            for batch in source.iter_batches(batch_size=self.row_group_rows):
+                yield pa.Table.from_batches([batch]).cast(self._schema)
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            raise OutputError(f"{self.path}: is not a readable Parquet file of results; choose another --out or remove it") from exc
+
+    def _flush(self, at_least: int = 1) -> None:
+        import pyarrow as pa
+
+        if len(self._buffer) >= at_least:
+            self._writer.write_table(pa.Table.from_pylist(self._buffer, schema=self._schema), row_group_size=self.row_group_rows)
+            self._buffer = []
+
+    def done_keys(self) -> set[str]:
+        return set(self._done)
+
+    def append(self, rows: Sequence[ScoreRow]) -> None:
+        self._journal.append(rows)
+        self._buffer += [flatten(row, self.classes) for row in rows]
+        self._done.update(row.key for row in rows)
+        self._flush(self.row_group_rows)
 
     def close(self) -> None:
         self._journal.close()
-        self._write_parquet()
+        self._flush()
+        self._writer.close()
+        with self.temporary.open("rb") as file:
+            os.fsync(file.fileno())
+        os.replace(self.temporary, self.path)
         self.journal_path.unlink()
 
 
@@ -230,6 +275,8 @@ def open_sink(path: Path, classes: Sequence[str]) -> ResultSink:
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
         raise OutputError(f"{path}: unknown output type; end the file name in .csv, .jsonl or .parquet")
+    if not path.parent.is_dir():
+        raise OutputError(f"{path}: the folder {path.parent} does not exist; create it first, or choose another --out")
     if kind == "csv":
         return CsvSink(path, classes)
     if kind == "jsonl":
@@ -238,18 +285,44 @@ def open_sink(path: Path, classes: Sequence[str]) -> ResultSink:
 
 
 def errors_path(output: Path) -> Path:
-    return output.with_name(output.stem + ".errors.csv")
+    """``scores.csv`` -> ``scores.csv.errors.csv``: after the whole name, so a CSV and a Parquet run keep their own."""
+    return output.with_name(output.name + ".errors.csv")
 
 
-def write_errors(output: Path, errors: Iterable[ScoreError]) -> Path:
-    """Unreadable images of this run, one per line with the reason (rewritten each run)."""
+def update_errors(output: Path, attempted: Iterable[str], errors: Sequence[ScoreError]) -> Path | None:
+    """Merge this run's unreadable files into the output's errors file; the file, or None when none is left.
+
+    Errors of earlier runs are kept unless this run tried the file again (it was scored, or failed
+    anew), so a resumed run or a run over other folders into the same output loses none. The file is
+    not made when there is no error, and removed when the last one is gone.
+    """
     path = errors_path(output)
-    with path.open("w", encoding="utf-8", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["path", "error"])
-        for error in errors:
-            writer.writerow([error.path, error.error])
+    tried = set(attempted) | {error.path for error in errors}
+    kept = [row for row in _read_errors(path) if row[0] not in tried]
+    rows = kept + [[error.path, error.error] for error in errors]
+    if not rows:
+        path.unlink(missing_ok=True)
+        return None
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        with temporary.open("w", encoding="utf-8", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(["path", "error"])
+            writer.writerows(rows)
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise OutputError(f"{path}: the list of unreadable files cannot be written ({exc.strerror}); free some space") from exc
     return path
+
+
+def _read_errors(path: Path) -> list[list[str]]:
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8", newline="") as file:
+        rows = list(csv.reader(file))
+    if not rows or rows[0] != ["path", "error"]:
+        raise OutputError(f"{path}: is not a RareSight errors file; move it away and run the command again")
+    return [row for row in rows[1:] if len(row) == 2]
 
 
 def read_rows(path: Path, classes: Sequence[str]) -> list[ScoreRow]:

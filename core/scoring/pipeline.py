@@ -5,7 +5,8 @@
     for item in score_images(model, paths, coverage=0.9): ...                 # ScoreRow or ScoreError
 
 Nothing is written to the project until adaptation and the predictions for its unlabelled images
-are complete, so a cancelled or failed adaptation leaves the project exactly as it was.
+are complete, so a cancelled or failed adaptation leaves the project exactly as it was. Images whose
+files are gone are read from the copies embedded in the project (``project add --embed``).
 """
 
 from __future__ import annotations
@@ -13,25 +14,29 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from core.defaults import DEFAULT_COVERAGE as DEFAULT_COVERAGE
 from core.embedding import DEFAULT_BACKBONE, CancelToken, Embedder, EmbeddingCache, ProgressFn, check_cancel, load_backbone
 from core.embedding.embedder import EmbeddingResult, subset
 from core.errors import ModelError, ProjectError, RareSightError
 from core.fewshot import PrototypicalClassifier
 from core.fewshot.persistence import from_model_state, to_model_state
 from core.fewshot.quality import AccuracyEstimate, estimate_accuracy
+from core.scoring.embedded import readable_path
+from core.scoring.frames import default_frame
 from core.scoring.records import NearestSupport, ScoreError, ScoreRow
-from core.store import Project
+from core.store import ImageRecord, Project
+from core.store.meta import is_synthetic
 from core.store.records import ModelState, PredictionRecord
 
 log = logging.getLogger(__name__)
 
-DEFAULT_COVERAGE = 0.9
 BATCH = 32
 
 
@@ -41,11 +46,17 @@ class ScoringError(RareSightError):
 
 @dataclass(frozen=True)
 class ProjectModel:
-    """A project's adapted model, restored: what the GUI and ``raresight score`` both predict with."""
+    """A project's adapted model, restored: what the GUI and ``raresight score`` both predict with.
+
+    ``support_copies``: embedded copies of the support examples whose files are gone (content hash ->
+    file bytes), for reports; ``synthetic_images``: the project holds the demo's synthetic images.
+    """
 
     classifier: PrototypicalClassifier
     state: ModelState
     support_paths: dict[str, str]  # support content hash -> path, for explanations
+    support_copies: Mapping[str, bytes] = field(default_factory=dict)
+    synthetic_images: bool = False
 
     @property
     def version(self) -> int:
@@ -69,22 +80,25 @@ def labels_fingerprint(pairs: Sequence[tuple[str, str]]) -> str:
     return hashlib.sha256(json.dumps(sorted(pairs)).encode()).hexdigest()
 
 
-def _support(project: Project) -> tuple[list[str], list[str], list[str]]:
-    """Paths, classes and content hashes of the labelled images; missing files are an error."""
-    labels = project.labels()
-    records = {r.id: r for r in project.images()}
+def _support(project: Project, records: Mapping[int, ImageRecord], copies: Path) -> tuple[list[str], list[str], list[str]]:
+    """Readable paths (embedded copies under ``copies`` for missing files), classes and content hashes
+    of the labelled images; a missing file without an embedded copy is an error."""
     paths, classes, hashes, missing = [], [], [], []
-    for image_id, class_name in sorted(labels.items()):
+    for image_id, class_name in sorted(project.labels().items()):
         record = records[image_id]
-        if not Path(record.path).is_file():
+        path = readable_path(project, record, copies)
+        if path is None:
             missing.append(record.path)
             continue
-        paths.append(record.path)
+        paths.append(path)
         classes.append(class_name)
         hashes.append(record.content_hash)
     if missing:
         shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
-        raise ProjectError(f"{len(missing)} labelled image file(s) are missing: {shown}; relink the project to the folder they moved to")
+        raise ProjectError(
+            f"{len(missing)} labelled image file(s) are missing and have no copy in the project: {shown}; "
+            f"relink the project to the folder they moved to (raresight project relink {project.path} FOLDER)"
+        )
     if not paths:
         raise ScoringError(f"{project.path}: no labelled images yet; label a few images of each class first")
     return paths, classes, hashes
@@ -119,32 +133,25 @@ def adapt_project(
                 f"{exc}. This project's model was adapted with that backbone; put the file back, or adapt with the "
                 f"default one: raresight adapt {project.path} --backbone {DEFAULT_BACKBONE}"
             ) from exc
-    paths, classes, hashes = _support(project)
+    images = {int(r.id or 0): r for r in project.images()}
 
     def stage(low: float, high: float) -> ProgressFn | None:
         return None if progress is None else (lambda f, m: progress(low + (high - low) * f, m))
 
-    clf = PrototypicalClassifier(backbone, adapt="auto", adapt_seconds=budget_s, progress=stage(0.0, 0.6), cancel=cancel)
-    clf.fit(paths, classes)
-    path_of = dict(zip(hashes, paths, strict=True))
-    fingerprint = labels_fingerprint(list(zip(hashes, classes, strict=True)))
-    support_paths = [path_of.get(h, "") for h in clf.support_hashes_]
-    settings = {"budget_s": budget_s, "labels_fingerprint": fingerprint, "support_paths": support_paths}
-    state = to_model_state(clf, settings)
-    model = ProjectModel(clf, state, dict(zip(clf.support_hashes_, support_paths, strict=True)))
-    labelled = set(project.labels())
-    unlabelled = [r for r in project.images() if r.id not in labelled and Path(r.path).is_file()]
-    records: list[PredictionRecord] = []
-    scored = score_images(model, [r.path for r in unlabelled], coverage=coverage, progress=stage(0.6, 1.0), cancel=cancel)
-    ids = {r.path: r.id for r in unlabelled}
-    for item in scored:
-        if isinstance(item, ScoreRow):
-            top = max(item.probabilities, key=item.probabilities.__getitem__)
-            records.append(
-                PredictionRecord(
-                    int(ids[item.path] or 0), item.probabilities, item.prediction_set, item.predicted_class, item.probabilities[top]
-                )
-            )
+    with tempfile.TemporaryDirectory(prefix="raresight-copies-") as copies:
+        paths, classes, hashes = _support(project, images, Path(copies))
+        clf = PrototypicalClassifier(backbone, adapt="auto", adapt_seconds=budget_s, progress=stage(0.0, 0.6), cancel=cancel)
+        clf.fit(paths, classes)
+        # explanations name the project's own files, not the temporary copies
+        path_of = {r.content_hash: r.path for r in images.values()}
+        fingerprint = labels_fingerprint(list(zip(hashes, classes, strict=True)))
+        support_paths = [path_of.get(h, "") for h in clf.support_hashes_]
+        settings = {"budget_s": budget_s, "labels_fingerprint": fingerprint, "support_paths": support_paths}
+        state = to_model_state(clf, settings)
+        model = ProjectModel(clf, state, dict(zip(clf.support_hashes_, support_paths, strict=True)))
+        labelled = set(project.labels())
+        unlabelled = [r for image_id, r in images.items() if image_id not in labelled]
+        records = _predict(project, model, unlabelled, Path(copies), coverage, stage(0.6, 1.0), cancel)
     check_cancel(cancel, "adaptation")
     estimate = _accuracy_estimate(clf, records)
     if estimate is not None:
@@ -152,6 +159,30 @@ def adapt_project(
     version = project.save_model_state(state)
     project.add_predictions(version, records)
     return AdaptResult(version, len(records), bool(clf.adapted_), float(clf.adapt_seconds_))
+
+
+def _predict(
+    project: Project,
+    model: ProjectModel,
+    unlabelled: Sequence[ImageRecord],
+    copies: Path,
+    coverage: float,
+    progress: ProgressFn | None,
+    cancel: CancelToken | None,
+) -> list[PredictionRecord]:
+    """Predictions for the unlabelled images that can be read (their file, else their embedded copy)."""
+    ids: dict[str, int] = {}
+    for record in unlabelled:
+        path = readable_path(project, record, copies)
+        if path is not None:
+            ids[path] = int(record.id or 0)
+    records: list[PredictionRecord] = []
+    for item in score_images(model, list(ids), coverage=coverage, progress=progress, cancel=cancel):
+        if isinstance(item, ScoreRow):
+            top = max(item.probabilities, key=item.probabilities.__getitem__)
+            confidence = item.probabilities[top]
+            records.append(PredictionRecord(ids[item.path], item.probabilities, item.prediction_set, item.predicted_class, confidence))
+    return records
 
 
 def _accuracy_estimate(clf: PrototypicalClassifier, records: Sequence[PredictionRecord]) -> AccuracyEstimate | None:
@@ -166,8 +197,10 @@ def load_project_model(project: Project, *, allow_stale: bool = False) -> Projec
     state = project.model_state()
     if state is None:
         raise ScoringError(f"{project.path}: no adapted model yet; run 'raresight adapt {project.path}' first")
+    images = project.images()
     if not allow_stale:
-        current = [(r.content_hash, project.labels()[r.id]) for r in project.images() if r.id in project.labels()]
+        labels = project.labels()
+        current = [(r.content_hash, labels[r.id]) for r in images if r.id in labels]
         if labels_fingerprint(current) != state.settings.get("labels_fingerprint"):
             raise ScoringError(
                 f"{project.path}: labels changed since model version {state.version} was adapted; run 'raresight adapt {project.path}'"
@@ -176,8 +209,27 @@ def load_project_model(project: Project, *, allow_stale: bool = False) -> Projec
         classifier = from_model_state(state)
     except ModelError as exc:
         raise ScoringError(f"{project.path}: {exc}") from exc
-    support_paths = dict(zip(state.settings["support_hashes"], state.settings.get("support_paths", []), strict=False))
-    return ProjectModel(classifier, state, support_paths)
+    stored = dict(zip(state.settings["support_hashes"], state.settings.get("support_paths", []), strict=False))
+    by_hash = {r.content_hash: r for r in images}
+    support_paths, copies = _support_files(project, stored, by_hash)
+    return ProjectModel(classifier, state, support_paths, copies, is_synthetic(project))
+
+
+def _support_files(
+    project: Project, stored: Mapping[str, str], by_hash: Mapping[str, ImageRecord]
+) -> tuple[dict[str, str], dict[str, bytes]]:
+    """Where each support example is now (relinked files included), and the embedded copies of those gone."""
+    paths: dict[str, str] = {}
+    copies: dict[str, bytes] = {}
+    for content_hash, path in stored.items():
+        record = by_hash.get(content_hash)
+        paths[content_hash] = record.path if record is not None else path
+        if record is not None and record.id is not None and not Path(record.path).is_file():
+            try:
+                copies[content_hash] = project.image_bytes(record.id)
+            except ProjectError:
+                log.info("support example %s: its file is missing and the project holds no copy", content_hash[:12])
+    return paths, copies
 
 
 def score_images(
@@ -227,7 +279,7 @@ def _score_batch(model: ProjectModel, batch: list[str], emb: EmbeddingResult, co
         rows[index] = ScoreRow(
             path=batch[index],
             content_hash=good.content_hashes[position],
-            frame=0,
+            frame=default_frame(batch[index]),
             predicted_class=None if none else why.prediction,
             probabilities=why.probabilities,
             prediction_set=tuple(plausible),

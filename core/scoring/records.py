@@ -36,8 +36,12 @@ class ScoreRow:
 
     @property
     def key(self) -> str:
-        """Identifies the image across runs: what resumption skips."""
-        return f"{self.path}\x00{self.frame}"
+        """Identifies the image across runs: what resumption skips.
+
+        The path alone: scoring makes one row per file, of the frame the file's reader picks (the
+        middle frame of a multi-frame DICOM, the first page of a TIFF), recorded in ``frame``.
+        """
+        return self.path
 
     def to_json(self) -> dict[str, Any]:
         return {

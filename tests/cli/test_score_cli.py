@@ -57,6 +57,8 @@ def test_score_writes_one_row_per_image_and_resumes(
     assert all(abs(sum(float(r[f"p_{c}"]) for c in ("red", "green", "blue")) - 1) < 1e-4 for r in rows)
     right = sum(r["predicted_class"] == Path(r["path"]).stem.split("_")[0] for r in rows)
     assert right >= 7
+    assert {r["frame"] for r in rows} == {"0"}  # one-page PNGs
+    assert not (tmp_path / "scores.csv.errors.csv").exists()  # no unreadable file, no errors file
     capsys.readouterr()
     assert main(["score", str(project), str(queries), "--out", str(out)]) == 0
     assert "0 scored now, 9 already done" in capsys.readouterr().out
@@ -79,9 +81,91 @@ def test_unreadable_file_goes_to_errors_file(
     out = tmp_path / "scores.csv"
     assert main(["score", str(project), str(queries), "--out", str(out)]) == 1
     assert len(read(out)) == 9
-    errors = read(tmp_path / "scores.errors.csv")
+    errors = read(tmp_path / "scores.csv.errors.csv")
     assert len(errors) == 1 and "broken.png" in errors[0]["error"]
-    assert "1 unreadable" in capsys.readouterr().out
+    assert f"1 unreadable (see {tmp_path / 'scores.csv.errors.csv'})" in capsys.readouterr().out
+    # a Parquet run of the same stem keeps its own list; the CSV run's is untouched
+    assert main(["score", str(project), str(queries), "--out", str(tmp_path / "scores.parquet")]) == 1
+    listed = [r["path"] for r in errors]
+    assert [r["path"] for r in read(tmp_path / "scores.csv.errors.csv")] == listed
+    assert [r["path"] for r in read(tmp_path / "scores.parquet.errors.csv")] == listed
+    # resumed: the broken file is tried again and still listed; fixed, it is scored and the list goes
+    assert main(["score", str(project), str(queries), "--out", str(out)]) == 1
+    assert [r["path"] for r in read(tmp_path / "scores.csv.errors.csv")] == listed
+    make_image(queries / "broken.png", COLOURS["red"], seed=99)
+    assert main(["score", str(project), str(queries), "--out", str(out)]) == 0
+    assert len(read(out)) == 10 and not (tmp_path / "scores.csv.errors.csv").exists()
+
+
+def test_errors_of_an_earlier_run_over_other_files_are_kept(labelled_project: tuple[Path, Path], tmp_path: Path) -> None:
+    project, queries = labelled_project
+    (queries / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    out = tmp_path / "scores.csv"
+    assert main(["score", str(project), str(queries), "--out", str(out)]) == 1
+    more = tmp_path / "more"
+    make_image(more / "red_9.png", COLOURS["red"], seed=900)
+    assert main(["score", str(project), str(more), "--out", str(out)]) == 0  # into the same output, nothing unreadable
+    assert [r["path"] for r in read(tmp_path / "scores.csv.errors.csv")] == [str(queries / "broken.png")]
+
+
+def test_empty_folder_is_an_error_with_the_reason(
+    tmp_path: Path, labelled_project: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    project, _ = labelled_project
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / ".DS_Store").write_bytes(b"hidden")  # hidden files are not images to score
+    out = tmp_path / "s.csv"
+    assert main(["score", str(project), str(empty), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"no files to score in {empty}" in err and "--recursive" not in err
+    assert not out.exists() and not (tmp_path / "s.csv.errors.csv").exists()
+    # files only in subfolders: the hint names --recursive, and with it they are scored
+    nested = tmp_path / "nested"
+    make_image(nested / "day1" / "red_5.png", COLOURS["red"], seed=55)
+    assert main(["score", str(project), str(nested), "--out", str(out)]) == 2
+    assert f"no files directly in {nested}, only in subfolders; add --recursive" in capsys.readouterr().err
+    assert main(["score", str(project), str(nested), "--recursive", "--out", str(out)]) == 0
+    assert len(read(out)) == 1
+
+
+def test_folder_of_files_that_are_not_images(
+    labelled_project: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project, _ = labelled_project
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "readme.txt").write_text("not an image")
+    out = tmp_path / "s.csv"
+    assert main(["score", str(project), str(notes), "--out", str(out), "--report-dir", str(tmp_path / "r")]) == 1
+    printed = capsys.readouterr().out
+    assert "no file could be read as an image" in printed and "report: not written" in printed
+    assert "readme.txt" in (tmp_path / "s.csv.errors.csv").read_text()
+
+
+def test_multiframe_dicom_records_the_frame_scored_and_resumes(
+    labelled_project: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    import pydicom.data
+
+    from core.imaging import load_image
+
+    project, _ = labelled_project
+    source = Path(pydicom.data.__file__).parent / "test_files" / "rtdose.dcm"  # ships with pydicom: 15 frames
+    folder = tmp_path / "dicom"
+    folder.mkdir()
+    shutil.copy(source, folder / "rtdose.dcm")
+    make_image(folder / "red_0.png", COLOURS["red"], seed=7)
+    out = tmp_path / "scores.csv"
+    assert main(["score", str(project), str(folder), "--out", str(out)]) == 0
+    frames = {Path(r["path"]).name: r["frame"] for r in read(out)}
+    assert frames == {"rtdose.dcm": str(load_image(folder / "rtdose.dcm").frame), "red_0.png": "0"}
+    assert frames["rtdose.dcm"] == "7"  # the middle one, as embedded; not 0
+    capsys.readouterr()
+    assert main(["score", str(project), str(folder), "--out", str(out)]) == 0
+    assert "0 scored now, 2 already done" in capsys.readouterr().out
 
 
 def test_changed_labels_say_to_adapt(labelled_project: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -96,3 +96,42 @@ def test_a_missing_backbone_file_says_how_to_go_on(project: Project, tmp_path: P
     project.save_model_state(replace(project.model_state(), backbone_id=gone, version=None))
     with pytest.raises(ModelError, match=r"put the file back, or adapt with the default one: raresight adapt .* --backbone"):
         adapt_project(project, budget_s=0.5)
+
+
+def test_loading_the_model_reads_the_labels_once_not_per_image(project: Project) -> None:
+    adapt_project(project, budget_s=0.2, backbone="tiny-test")
+    statements: list[str] = []
+    connection = project._db.conn  # SQLite's own trace of the statements run
+    connection.set_trace_callback(statements.append)
+    try:
+        project.labels()
+        one_read = sum("FROM labels" in s for s in statements)
+        statements.clear()
+        load_project_model(project)
+    finally:
+        connection.set_trace_callback(None)
+    assert one_read >= 1 and sum("FROM labels" in s for s in statements) == one_read  # was twice per image
+
+
+def test_adapt_reads_embedded_copies_of_missing_files(tmp_path: Path) -> None:
+    register_tiny()
+    folder = tmp_path / "images"
+    paths = [
+        make_image(folder / f"{name}_{i}.png", COLOURS[name], seed=100 * ci + i)
+        for ci, name in enumerate(("red", "blue"))
+        for i in range(3)
+    ]
+    with Project.create(tmp_path / "portable.raresight") as proj:
+        proj.add_images(paths, embed=True)
+        ids, _ = proj.find_images(paths[:2] + paths[3:5])
+        for path, image_ids in ids.items():
+            proj.label(image_ids, Path(path).stem.split("_")[0])
+        for path in paths:
+            path.unlink()
+        result = adapt_project(proj, budget_s=0.2, backbone="tiny-test")
+        assert result.predictions == 2  # the two unlabelled images, from their copies
+        predicted = {p.image_id: p.top_class for p in proj.predictions(result.version)}
+        truth = {r.id: Path(r.path).stem.split("_")[0] for r in proj.images() if r.id in predicted}
+        assert predicted == truth
+        model = load_project_model(proj)
+    assert set(model.support_copies) == set(model.state.settings["support_hashes"])  # for reports' thumbnails
