@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
+from bench_json import write_json  # noqa: E402
 from episode_records import easyfsl_episode  # noqa: E402
 
 from core.embedding import DEFAULT_BACKBONE, Embedder, EmbeddingCache, load_backbone, to_model_input  # noqa: E402
@@ -170,9 +171,7 @@ def main() -> int:
     if args.episodes > 0:
         report["results"] = compare(args.data, args)
     report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    write_json(report, args.out, indent=1)
     return 0
 
 

@@ -11,7 +11,6 @@ metadata) costs on top of decoding.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import tempfile
@@ -27,6 +26,9 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from bench_json import emit  # noqa: E402
 
 from core.imaging import load_image  # noqa: E402
 
@@ -121,11 +123,7 @@ def main() -> int:
         "ct_files": [p.name for p in cts],
         "results": results,
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    emit(report, args.out)
     return 0
 
 

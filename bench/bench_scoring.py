@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -28,6 +27,9 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from bench_json import emit  # noqa: E402
 
 from core.demo import DEMO_CLASSES, render_cell  # noqa: E402
 from core.embedding import load_backbone  # noqa: E402
@@ -175,11 +177,7 @@ def main() -> int:
         },
         "memory": {"rss_mb_before_scoring": round(rss_before, 1), **memory},
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    emit(report, args.out)
     return 0
 
 

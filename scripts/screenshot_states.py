@@ -2,9 +2,15 @@
 
 Usage: python scripts/screenshot_states.py OUT_DIR [--backbone NAME]
 
-Writes empty.png (no project), labelled.png (classes and labelled thumbnails),
-predictions.png (a prediction with its reasons), none_of_these.png (an image unlike every
-class), quality.png (support-set quality) and error.png (a core error in a dialog). Runs offscreen;
+Writes empty.png (no project), project_no_images.png and project_no_selection.png (the viewer's
+placeholder with a project open), labelled.png (classes and labelled thumbnails),
+thumbnail_names.png (the grid: long, similar file names), predictions.png (a prediction with its
+reasons), none_of_these.png (an image unlike every class), quality.png (support-set quality),
+new_project_cleared.png (another project: nothing of the old one on show),
+folder_import_question.png and folder_import_done.png (a folder-per-class archive imported
+labelled), classes_six.png (six classes in the list), window_box_colour.png and window_box_ct.png
+(the window preset box), unreadable.png (short reasons for files that could not be read) and
+error.png (a core error in a dialog). Runs offscreen;
 settings, logs, caches and the project live in a temporary folder. The model is the real one
 (EfficientNet-Lite0) unless --backbone says otherwise.
 """
@@ -40,8 +46,12 @@ def wait_until(condition: Callable[[], bool], timeout: float = 180.0) -> None:
 
 def save(widget: object, out: Path, name: str, overlay: object = None) -> None:
     """``widget.grab()`` (with ``overlay`` painted centred on it, e.g. a dialog) as OUT/name."""
+    from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtGui import QColor, QPainter
 
+    loop = QEventLoop()  # let pending layout requests run first (a result just shown, a dialog just opened)
+    QTimer.singleShot(50, loop.quit)
+    loop.exec()
     picture = widget.grab()  # type: ignore[attr-defined]
     if overlay is not None:
         top = overlay.grab()  # type: ignore[attr-defined]
@@ -89,6 +99,8 @@ def run(out: Path, backbone: str | None) -> None:
     save(window, out, "empty.png")
     ids = labelled_state(window, out, work, cells)
     prediction_states(window, out, cells, ids)
+    folder_per_class_states(window, out, work)
+    scan_states(window, out, work)
     error_state(window, out, work)
     window.close()
 
@@ -98,8 +110,10 @@ def labelled_state(window: Any, out: Path, work: Path, cells: dict[str, list[Pat
     model = window.project_model
     model.new_project(work / "study.raresight")
     wait_until(lambda: model.task == "")
-    window.open_paths([work / "cells"])
+    save(window, out, "project_no_images.png")
+    model.import_paths([work / "cells"])  # what "Import unlabelled" does: the labels come below, by hand
     wait_until(lambda: model.task == "" and model.snapshot is not None and len(model.snapshot.images) == 45)
+    save(window, out, "project_no_selection.png")
     for name in CLASSES:
         model.add_class(name, f"synthetic {name}s")
     ids = {Path(r.path).name: int(r.id or 0) for r in model.snapshot.images}
@@ -108,6 +122,7 @@ def labelled_state(window: Any, out: Path, work: Path, cells: dict[str, list[Pat
     select(window, cells["sickle cell"][0])
     window.status.clearMessage()
     save(window, out, "labelled.png")
+    save(window.library, out, "thumbnail_names.png")
     return ids
 
 
@@ -127,10 +142,60 @@ def prediction_states(window: Any, out: Path, cells: dict[str, list[Path]], ids:
     select(window, chosen)
     wait_until(lambda: prediction.explanation is not None and Path(prediction.explanation.path).name == chosen.name)
     save(window, out, "none_of_these.png")
+    save(window.viewer, out, "window_box_colour.png")
     window.tabs.setCurrentWidget(window.quality)
     wait_until(lambda: window.quality.table.rowCount() == len(CLASSES))
     save(window, out, "quality.png")
     window.tabs.setCurrentWidget(window.prediction)
+
+
+def folder_per_class_states(window: Any, out: Path, work: Path) -> None:
+    """Another project (the old image goes), then the cells folder imported labelled by subfolder; six classes."""
+    from app.gui.views import dialogs
+
+    model = window.project_model
+    model.new_project(work / "archive.raresight")
+    wait_until(lambda: model.task == "")
+    save(window, out, "new_project_cleared.png")
+    window.open_paths([work / "cells"])
+    wait_until(lambda: bool(_boxes()))
+    box = _boxes()[0]
+    save(window, out, "folder_import_question.png", overlay=box)
+    next(b for b in box.buttons() if b.text() == dialogs.LABELLED_IMPORT).click()
+    wait_until(lambda: model.task == "" and model.snapshot is not None and len(model.snapshot.images) == 45)
+    window.status.clearMessage()
+    save(window, out, "folder_import_done.png")
+    model.add_class("spherocyte", "small dense round cells")
+    save(window, out, "classes_six.png")
+
+
+def scan_states(window: Any, out: Path, work: Path) -> None:
+    """A project of CT files, some broken: the window box of a CT, and why files could not be read."""
+    from pydicom.data import get_testdata_file
+
+    scans = work / "scans"
+    scans.mkdir()
+    ct = Path(str(get_testdata_file("CT_small.dcm"))).read_bytes()
+    (scans / "CT_small.dcm").write_bytes(ct)
+    (scans / "CT_small_cut_short.dcm").write_bytes(ct[:20000])
+    (scans / "empty_transfer.dcm").write_bytes(b"")
+    (scans / "not_really.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    model = window.project_model
+    model.new_project(work / "scans.raresight")
+    wait_until(lambda: model.task == "")
+    window.open_paths([scans])
+    wait_until(lambda: model.task == "" and model.snapshot is not None and len(model.snapshot.images) == 1)
+    select(window, scans / "CT_small.dcm")
+    window.status.clearMessage()
+    save(window.viewer, out, "window_box_ct.png")
+    save(window.library, out, "unreadable.png")
+    save(window, out, "scans.png")
+
+
+def _boxes() -> list[Any]:
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    return [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()]
 
 
 def error_state(window: Any, out: Path, work: Path) -> None:

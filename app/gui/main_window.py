@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QSplitter, QTabWidget, QToolBar, QWidget
 
-from app.cli import package_version
 from app.gui import settings
 from app.gui.viewmodels.library import LibraryViewModel
 from app.gui.viewmodels.prediction import PredictionViewModel
@@ -31,7 +31,9 @@ from app.gui.views.quality_panel import QualityPanel
 from app.gui.views.status_bar import StatusBar
 from app.gui.views.viewer_panel import ViewerPanel
 from app.logging_setup import log_file
+from app.version import package_version
 from core.scoring.pipeline import AdaptResult
+from core.store.folder_classes import ClassFolders, find_class_folders
 
 
 class MainWindow(QMainWindow):
@@ -69,8 +71,9 @@ class MainWindow(QMainWindow):
         self.left = QSplitter(Qt.Orientation.Vertical, self)
         self.left.addWidget(self.classes)
         self.left.addWidget(self.library)
-        self.left.setStretchFactor(1, 1)
-        self.left.setSizes([220, 580])
+        self.left.setStretchFactor(0, 1)  # the classes list grows with the window too
+        self.left.setStretchFactor(1, 2)
+        self.left.setSizes([260, 540])
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self.prediction, "Prediction")
         self.tabs.addTab(self.quality, "Support quality")
@@ -119,6 +122,7 @@ class MainWindow(QMainWindow):
         self.viewer_model.imageChanged.connect(self.metadata.show_image)
         self.viewer.canvas.hovered.connect(self._on_hover)
         self.drops.pathsDropped.connect(self.open_paths)
+        self.library.countChanged.connect(self._sync_placeholder)
         self._connect_project()
 
     def _connect_project(self) -> None:
@@ -128,11 +132,11 @@ class MainWindow(QMainWindow):
         project.stateChanged.connect(lambda: self.library.filter_bar.set_classes(project.classes.names()))
         project.taskChanged.connect(lambda task: self.status.set_loading(task not in ("", "explain")))
         project.progressChanged.connect(self.status.set_progress)
-        project.message.connect(lambda text: self.status.showMessage(text, 6000))
+        project.message.connect(lambda text: self.status.showMessage(text, 10_000))
         project.errorOccurred.connect(self.show_error)
         project.importFinished.connect(self._on_imported)
         project.adaptFinished.connect(self._on_adapted)
-        project.exportFinished.connect(lambda path, rows: self.status.showMessage(f"Exported {rows} image(s) to {path}.", 8000))
+        project.exportFinished.connect(self._on_exported)
 
     def open_paths(self, paths: Sequence[str | os.PathLike[str]]) -> None:
         """Open a project file, and import files and folders (with subfolders) into it, or browse them without one."""
@@ -143,7 +147,12 @@ class MainWindow(QMainWindow):
         if not paths:
             return
         if self.project_model.project is not None:
-            self.project_model.import_paths(paths)
+            folders = class_archive(paths)
+            if folders is None:
+                self.project_model.import_paths(paths)
+            else:  # a folder-per-class archive: offer to keep its classes
+                model = self.project_model
+                dialogs.ask_class_folders(self, folders, lambda: model.import_class_folders(folders), lambda: model.import_paths(paths))
         else:
             self.library_model.open_paths(paths, recursive=True)
 
@@ -155,14 +164,29 @@ class MainWindow(QMainWindow):
         self.library.show_project(project.filtered if path else None, project.failures if path else None, project.classes.names())
         self.open_files_action.setText("Import images…" if path else "Open images…")
         self.open_folder_action.setText("Import folder…" if path else "Open folder…")
+        self.viewer_model.clear()  # nothing of the previous project stays on show
+        self.prediction_model.select(None)
+        self._sync_placeholder()
+
+    @Slot()
+    def _sync_placeholder(self, *args: object) -> None:
+        self.viewer.set_context(self.project_model.project is not None, self.library.grid.model().rowCount())
 
     @Slot(int, int)
     def _on_imported(self, images: int, failed: int) -> None:
-        self.status.showMessage(f"The project has {images} image(s); {failed} file(s) could not be read.", 6000)
+        snapshot = self.project_model.snapshot
+        note = f"; {snapshot.note}" if snapshot is not None and snapshot.note else ""
+        self.status.show_result(f"The project has {images} image(s){note}; {failed} file(s) could not be read.")
 
     @Slot(object)
     def _on_adapted(self, result: AdaptResult) -> None:
-        self.status.showMessage(f"Model version {result.version}: {result.predictions} image(s) predicted in {result.seconds:.0f} s.", 8000)
+        self.status.show_result(f"Model version {result.version}: {result.predictions} image(s) predicted in {result.seconds:.0f} s.")
+
+    @Slot(str, int)
+    def _on_exported(self, path: str, rows: int) -> None:
+        report = Path(path).suffix.lower() in (".pdf", ".html", ".htm")
+        what = f"Report of {rows} case(s)" if report else f"Predictions for {rows} image(s)"
+        self.status.show_result(f"{what} written to {path}")
 
     @Slot()
     def _open_files(self) -> None:
@@ -176,7 +200,7 @@ class MainWindow(QMainWindow):
 
     @Slot(int, int)
     def _on_load_finished(self, readable: int, unreadable: int) -> None:
-        self.status.showMessage(f"Read {readable} image(s); {unreadable} file(s) could not be read.", 4000)
+        self.status.show_result(f"Read {readable} image(s); {unreadable} file(s) could not be read.")
 
     @Slot(int, int)
     def _on_hover(self, x: int, y: int) -> None:
@@ -184,6 +208,7 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def show_error(self, message: str) -> None:
+        self.status.show_result(f"Error: {message.splitlines()[0] if message else ''}", error=True)
         dialogs.show_error(self, message)
 
     @Slot()
@@ -201,3 +226,11 @@ class MainWindow(QMainWindow):
         self.library_model.shutdown()
         self.viewer_model.shutdown()
         self.project_model.shutdown()
+
+
+def class_archive(paths: Sequence[str | os.PathLike[str]]) -> ClassFolders | None:
+    """The class folders when ``paths`` is one folder with two or more subfolders of images, else None."""
+    if len(paths) != 1 or not Path(paths[0]).is_dir():
+        return None
+    folders = find_class_folders(paths[0])
+    return folders if len(folders.files) >= 2 else None

@@ -25,6 +25,7 @@ from core.scoring.output import open_sink
 from core.scoring.pipeline import DEFAULT_COVERAGE, load_project_model, score_images
 from core.scoring.records import ScoreError, ScoreRow
 from core.store import ClassInfo, ImageRecord, ImportReport, PredictionRecord, Project, UndoState
+from core.store.folder_classes import ClassFolders
 
 #: Colours offered to new classes in turn (distinct, readable on white and on a dark grid).
 CLASS_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f")
@@ -46,9 +47,10 @@ class ProjectSnapshot:
     model_version: int | None
     undo: UndoState
     failed: list[tuple[str, str]] = field(default_factory=list)
+    note: str = ""  # what the import that led here did beyond adding images ("labelled by subfolder: ...")
 
 
-def read_snapshot(project: Project, failed: Sequence[tuple[str, str]] = ()) -> ProjectSnapshot:
+def read_snapshot(project: Project, failed: Sequence[tuple[str, str]] = (), note: str = "") -> ProjectSnapshot:
     """Images (with thumbnails), classes, labels, the latest predictions and the undo state."""
     images = project.images()
     thumbnails = {}
@@ -67,6 +69,7 @@ def read_snapshot(project: Project, failed: Sequence[tuple[str, str]] = ()) -> P
         version,
         project.undo_state(),
         list(failed),
+        note,
     )
 
 
@@ -93,6 +96,38 @@ def import_paths(
 ) -> ImportReport:
     """Add the files under ``paths`` (folders with subfolders); unreadable files are in the report."""
     return project.add_images(paths, recursive=True, progress=progress, is_cancelled=is_cancelled)
+
+
+def import_class_folders(
+    project: Project, folders: ClassFolders, progress: ProgressFn, is_cancelled: Callable[[], bool]
+) -> tuple[ImportReport, str]:
+    """Import each class folder labelled with its name (new classes get the next free colour),
+    then the files directly in the folder unlabelled. Returns the report and a one-line summary."""
+    total = ImportReport()
+    groups: list[tuple[str | None, list[Path]]] = [*folders.files.items(), (None, folders.loose)]
+    count, done = sum(len(files) for _, files in groups) or 1, 0
+    for name, files in groups:
+        if not files:
+            continue
+        if name is not None and name not in {c.name for c in project.classes()}:
+            project.add_class(name, "", next_colour(project.classes()))
+
+        def part(fraction: float, text: str, start: int = done, size: int = len(files), what: str = name or "unlabelled") -> None:
+            progress((start + fraction * size) / count, f"{what}: {text}")
+
+        report = project.add_images(files, class_name=name, progress=part, is_cancelled=is_cancelled)
+        total.added += report.added
+        total.duplicates += report.duplicates
+        total.failed += report.failed
+        total.labelled += report.labelled
+        total.label_conflicts += report.label_conflicts
+        done += len(files)
+    counts = ", ".join(f"{name} ({n})" for name, n in folders.counts().items())
+    summary = f"{total.labelled} labelled by subfolder: {counts}"
+    if total.label_conflicts:
+        # An import never relabels silently (as `project add --class` without --relabel).
+        summary += f"; {len(total.label_conflicts)} already labelled as another class kept their label"
+    return total, summary
 
 
 def next_colour(classes: Sequence[ClassInfo]) -> str:
@@ -174,7 +209,7 @@ def export_report(
 ) -> int:
     """A case report (PDF, or HTML for .html) for ``paths``, as ``raresight report`` writes it; audited.
 
-    Returns the number of cases. Cases are named by content hash, not by file path.
+    Returns the number of cases. Cases are numbered Case 1, Case 2, ... in the order given; no file names.
     """
     if output.suffix.lower() not in (".pdf", ".html", ".htm"):
         raise ExportError(f"{output}: end the report's file name in .pdf or .html")

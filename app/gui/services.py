@@ -6,7 +6,9 @@ dataclasses, never Qt objects (a ``QImage`` is made on the GUI thread from the a
 
 from __future__ import annotations
 
+import html
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,11 @@ CT_PRESETS = (
     Window(400.0, 1800.0, "Bone"),
     Window(40.0, 80.0, "Brain"),
 )
+
+#: A parenthesised aside, one level of nesting allowed: where core quotes the decoder's own words.
+_ASIDE = re.compile(r"\s*\((?:[^()]|\([^()]*\))*\)")
+#: Asides up to this long stay in the short reason ("(0 bytes)"); longer ones are raw decoder text.
+SHORT_ASIDE = 24
 
 #: Window/level drag: the whole value range of the image per this many screen pixels.
 DRAG_PIXELS_PER_RANGE = 500.0
@@ -65,6 +72,17 @@ class UnreadableFile:
         """The message without the leading file path (the list already names the file)."""
         prefix = f"{self.path}: "
         return self.message[len(prefix) :] if self.message.startswith(prefix) else self.message
+
+    @property
+    def short_reason(self) -> str:
+        """The reason without long raw decoder text in parentheses (that is in :attr:`details`)."""
+        text = _ASIDE.sub(lambda m: m.group(0) if len(m.group(0)) <= SHORT_ASIDE else "", self.reason).strip()
+        return text[:1].upper() + text[1:] if text else self.reason
+
+    @property
+    def details(self) -> str:
+        """The whole message as word-wrapped rich text (a tooltip)."""
+        return f"<p style='white-space: pre-wrap'>{html.escape(self.message)}</p>"
 
 
 def make_thumbnail(display: npt.NDArray[np.uint8], size: int = THUMBNAIL_SIZE) -> npt.NDArray[np.uint8]:

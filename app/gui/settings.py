@@ -13,6 +13,8 @@ import platformdirs
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QMainWindow, QSplitter
 
+from core.defaults import DEFAULT_COVERAGE
+
 CONFIG_DIR_ENV = "RARESIGHT_CONFIG_DIR"
 SETTINGS_FILE = "gui.ini"
 
@@ -75,9 +77,20 @@ def set_last_folder(folder: str | os.PathLike[str]) -> None:
     store.sync()
 
 
+def output_folder() -> str:
+    """The folder a report or an export was last written to ('' at first, or when it is gone)."""
+    value = _store().value("files/output_folder", "")
+    return str(value) if value and Path(str(value)).is_dir() else ""
+
+
+def set_output_folder(folder: str | os.PathLike[str]) -> None:
+    store = _store()
+    store.setValue("files/output_folder", str(folder))
+    store.sync()
+
+
 MAX_RECENT = 8
 COVERAGE_CHOICES = (0.8, 0.9, 0.95)
-DEFAULT_COVERAGE = 0.9
 
 
 def recent_projects() -> list[str]:

@@ -56,13 +56,16 @@ def image_folder(tmp_path: Path) -> ImageFolder:
     return ImageFolder(root, ct, mr, multi, png, broken, empty)
 
 
-@pytest.fixture
-def window(qtbot: QtBot) -> MainWindow:
-    main_window = MainWindow()
+def shown_window(qtbot: QtBot, main_window: MainWindow) -> MainWindow:
     qtbot.addWidget(main_window)
     main_window.show()
     qtbot.waitExposed(main_window)
     return main_window
+
+
+@pytest.fixture
+def window(qtbot: QtBot) -> MainWindow:
+    return shown_window(qtbot, MainWindow())
 
 
 @pytest.fixture

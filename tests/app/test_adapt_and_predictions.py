@@ -19,6 +19,7 @@ from app.gui.views import dialogs
 from core.fewshot.quality import NO_ESTIMATE_ADVICE, AccuracyEstimate
 from core.store import Project
 from tests.app.clinic import TIMEOUT_MS, adapt, grid_ids, image_id, labelled_project, make_folder, select, wait_idle
+from tests.app.conftest import shown_window
 from tests.core.embedding.tiny import COLOURS, make_image, register_tiny
 
 pytestmark = pytest.mark.gui
@@ -26,11 +27,7 @@ pytestmark = pytest.mark.gui
 
 @pytest.fixture
 def window(qtbot: QtBot) -> MainWindow:
-    main_window = MainWindow(backbone=register_tiny(), budget_s=0.5)
-    qtbot.addWidget(main_window)
-    main_window.show()
-    qtbot.waitExposed(main_window)
-    return main_window
+    return shown_window(qtbot, MainWindow(backbone=register_tiny(), budget_s=0.5))
 
 
 @pytest.fixture
@@ -257,7 +254,7 @@ def test_export_predictions_csv_is_audited(
     assert not window.project_actions.export.isEnabled()  # nothing to export before the first adaptation
     adapt(qtbot, window)
     out = tmp_path / "predictions.csv"
-    monkeypatch.setattr(dialogs, "choose_export", lambda parent, suggested: str(out))
+    monkeypatch.setattr(dialogs, "choose_export", lambda parent, suggested, folder: str(out))
     with qtbot.waitSignal(window.project_model.exportFinished, timeout=TIMEOUT_MS) as done:
         window.project_actions.export.trigger()
     assert done.args == [str(out), 21]
@@ -345,7 +342,7 @@ def test_report_for_selected_images(
     adapt(qtbot, window)
     select(qtbot, window, [folder / "red_05.png", folder / "blue_06.png"])
     out = tmp_path / f"report{suffix}"
-    monkeypatch.setattr(dialogs, "choose_report", lambda parent, suggested: str(out))
+    monkeypatch.setattr(dialogs, "choose_report", lambda parent, suggested, folder: str(out))
     with qtbot.waitSignal(window.project_model.exportFinished, timeout=TIMEOUT_MS) as done:
         window.project_actions.report.trigger()
     assert done.args == [str(out), 2] and out.stat().st_size > 1000

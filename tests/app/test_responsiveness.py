@@ -34,7 +34,7 @@ def test_heartbeat_never_stalls_while_importing_and_adapting(qtbot: QtBot, tmp_p
 
     beat.start("import")
     with qtbot.waitSignal(model.importFinished, timeout=TIMEOUT_MS):
-        window.open_paths([tmp_path / "cells"])
+        model.import_paths([tmp_path / "cells"])  # unlabelled: the labels come below, as a clinician's
     imported = beat.stop()
     wait_idle(qtbot, window)
     ids = {Path(r.path).name: int(r.id or 0) for r in model.snapshot.images}  # type: ignore[union-attr]

@@ -71,7 +71,7 @@ class ThumbnailModel(QAbstractListModel):
 
 
 class FailureModel(QAbstractTableModel):
-    """One row per unreadable file: File, Reason (core's message; full text in the tooltip)."""
+    """One row per unreadable file: File, Reason (core's message, short; the full text in the tooltip)."""
 
     HEADERS = ("File", "Reason")
 
@@ -90,9 +90,9 @@ class FailureModel(QAbstractTableModel):
             return None
         item = self._failures[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return item.name if index.column() == 0 else item.reason
+            return item.name if index.column() == 0 else item.short_reason
         if role == Qt.ItemDataRole.ToolTipRole:
-            return item.message
+            return item.details
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop
         if role == PATH_ROLE:
@@ -102,6 +102,8 @@ class FailureModel(QAbstractTableModel):
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(self.HEADERS):
             return self.HEADERS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole and section == 1:
+            return "Point at a reason to read the full message, with the decoder's own words"
         return None
 
     def append(self, item: UnreadableFile) -> None:

@@ -25,6 +25,7 @@ from app.gui.workers import JobContext, JobRunner
 from core.errors import RareSightError
 from core.scoring.pipeline import AdaptResult
 from core.store import ClassInfo, PredictionRecord, Project, UndoState, class_edit
+from core.store.folder_classes import ClassFolders
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,18 @@ class ProjectViewModel(QObject):
         def job(ctx: JobContext) -> ProjectSnapshot:
             report = project_services.import_paths(project, targets, ctx.progress, lambda: ctx.cancelled)
             return project_services.read_snapshot(project, report.failed)
+
+        self._start("import", job)
+
+    def import_class_folders(self, folders: ClassFolders) -> None:
+        """Import a folder-per-class archive labelled by subfolder name, in the worker."""
+        project = self.project
+        if project is None or self._refuse_when_busy():
+            return
+
+        def job(ctx: JobContext) -> ProjectSnapshot:
+            report, note = project_services.import_class_folders(project, folders, ctx.progress, lambda: ctx.cancelled)
+            return project_services.read_snapshot(project, report.failed, note)
 
         self._start("import", job)
 

@@ -18,7 +18,7 @@ class ViewerViewModel(QObject):
     A window the user chose (drag or preset) is kept when the frame changes; a new file starts
     from its own default window.
 
-    Signals: ``imageChanged(image, new_file)``, ``windowChanged(window or None)``,
+    Signals: ``imageChanged(image or None, new_file)``, ``windowChanged(window or None)``,
     ``loadingChanged(bool)``, ``errorOccurred(message)`` (core's message).
     """
 
@@ -69,6 +69,14 @@ class ViewerViewModel(QObject):
             return load_image(path), True
 
         self._runner.start(job)
+
+    def clear(self) -> None:
+        """Show nothing (another project was opened): cancels loading, drops the image and window."""
+        self._runner.cancel()
+        self._requested_path = None
+        self._image, self._window, self._user_window, self._presets, self._rendered = None, None, False, [], None
+        self.imageChanged.emit(None, True)
+        self.windowChanged.emit(None)
 
     def set_frame(self, frame: int) -> None:
         """Show another frame of the current file (loaded off the GUI thread)."""

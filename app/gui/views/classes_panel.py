@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QListView,
     QMessageBox,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -23,9 +24,11 @@ from PySide6.QtWidgets import (
 from app.gui.viewmodels.project import ProjectViewModel
 
 HELP = (
-    "Select thumbnails and press 1–9 to label them (0 removes the label), or drag them onto a class. "
-    "In the grid, bold framed names are your labels; italic ones are the model's predictions."
+    "Select thumbnails, press 1–9 to label them (0 removes the label) or drag them onto a class. "
+    "Grid: bold and framed = your label, italic = the model's prediction."
 )
+#: The list shows at least this many classes without scrolling (it grows with the window).
+MIN_VISIBLE_CLASSES = 6
 
 
 class ClassesPanel(QWidget):
@@ -43,10 +46,13 @@ class ClassesPanel(QWidget):
         self.list.setDropIndicatorShown(True)
         self.list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.list.setToolTip(HELP)
+        self.list.setUniformItemSizes(True)
+        self.list.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
         self.name = QLineEdit(self)
         self.name.setPlaceholderText("New class, e.g. sickle cell")
         self.description = QLineEdit(self)
-        self.description.setPlaceholderText("Description (optional)")
+        self.description.setPlaceholderText("Description")
+        self.description.setToolTip("What this class is, for whoever labels next (optional)")
         self.add_button = QPushButton("Add class", self)
         self.rename_button = QPushButton("Rename…", self)
         self.colour_button = QPushButton("Colour…", self)
@@ -68,12 +74,15 @@ class ClassesPanel(QWidget):
         self._keep = ""
         model.classes.modelAboutToBeReset.connect(self._remember_selection)
         model.classes.modelReset.connect(self._restore_selection)
+        model.classes.modelReset.connect(self._fit_rows)
+        self._fit_rows()
         model.projectChanged.connect(self._on_project)
         self._on_project("")
 
     def _layout(self) -> None:
         row = QHBoxLayout()
-        row.addWidget(self.name, 2)
+        row.addWidget(self.name, 3)
+        row.addWidget(self.description, 2)
         row.addWidget(self.add_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -85,8 +94,16 @@ class ClassesPanel(QWidget):
         edit.addStretch(1)
         layout.addLayout(edit)
         layout.addLayout(row)
-        layout.addWidget(self.description)
         layout.addWidget(self.help)
+
+    @Slot()
+    def _fit_rows(self) -> None:
+        """Keep room for ``MIN_VISIBLE_CLASSES`` rows whatever the splitter or saved layout says."""
+        view = self.list
+        row = view.sizeHintForRow(0) if self._model.classes.rowCount() else -1
+        if row <= 0:
+            row = max(view.fontMetrics().height(), view.iconSize().height(), 16) + 2
+        view.setMinimumHeight(MIN_VISIBLE_CLASSES * (row + 2 * view.spacing()) + 2 * view.frameWidth() + 2)
 
     @Slot()
     def _add(self) -> None:

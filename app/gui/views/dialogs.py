@@ -6,6 +6,7 @@ so nothing re-enters a slot while a message is on screen.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6 import __version__ as pyside_version
@@ -13,6 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from app.gui import settings
+from core.store.folder_classes import ClassFolders
 
 RESEARCH_NOTICE = "Research use only, not for clinical diagnosis"
 # Parentless boxes are owned by nobody in C++: keep them alive here until they close.
@@ -96,22 +98,28 @@ def choose_project(parent: QWidget | None) -> str:
     return path
 
 
-def _choose_save(parent: QWidget | None, title: str, suggested: str, file_filter: str, suffixes: dict[str, str]) -> str:
+def _choose_save(
+    parent: QWidget | None, title: str, suggested: str, file_filter: str, suffixes: dict[str, str], folder: str | Path | None
+) -> str:
     """Ask where to save ('' when cancelled); a name without suffix gets the chosen filter's
-    (``suffixes``: filter-name prefix -> suffix, the first entry is the default)."""
-    start = str(Path(settings.last_folder() or Path.home()) / suggested)
+    (``suffixes``: filter-name prefix -> suffix, the first entry is the default).
+
+    Starts in the folder the last report or export went to, else in ``folder`` (the project's).
+    """
+    start = str(Path(settings.output_folder() or folder or settings.last_folder() or Path.home()) / suggested)
     path, chosen = QFileDialog.getSaveFileName(parent, title, start, file_filter)
     if not path:
         return ""
-    settings.set_last_folder(Path(path).parent)
+    settings.set_output_folder(Path(path).parent)
     if not Path(path).suffix:
         path += next((suffix for prefix, suffix in suffixes.items() if chosen.startswith(prefix)), next(iter(suffixes.values())))
     return path
 
 
-def choose_export(parent: QWidget | None, suggested: str) -> str:
+def choose_export(parent: QWidget | None, suggested: str, folder: str | Path | None = None) -> str:
     """Ask where to export predictions ('' when cancelled); CSV unless another format is chosen."""
-    return _choose_save(parent, "Export predictions", suggested, EXPORT_FILTER, {"CSV": ".csv", "Parquet": ".parquet", "JSON": ".jsonl"})
+    suffixes = {"CSV": ".csv", "Parquet": ".parquet", "JSON": ".jsonl"}
+    return _choose_save(parent, "Export predictions", suggested, EXPORT_FILTER, suffixes, folder)
 
 
 def show_info(parent: QWidget | None, message: str) -> QMessageBox:
@@ -121,6 +129,31 @@ def show_info(parent: QWidget | None, message: str) -> QMessageBox:
 REPORT_FILTER = "PDF (*.pdf);;HTML (*.html)"
 
 
-def choose_report(parent: QWidget | None, suggested: str) -> str:
+def choose_report(parent: QWidget | None, suggested: str, folder: str | Path | None = None) -> str:
     """Ask where to write a case report ('' when cancelled); PDF unless HTML is chosen."""
-    return _choose_save(parent, "Export report", suggested, REPORT_FILTER, {"PDF": ".pdf", "HTML": ".html"})
+    return _choose_save(parent, "Export report", suggested, REPORT_FILTER, {"PDF": ".pdf", "HTML": ".html"}, folder)
+
+
+LABELLED_IMPORT = "Import labelled by subfolder"
+PLAIN_IMPORT = "Import unlabelled"
+
+
+def ask_class_folders(parent: QWidget, folders: ClassFolders, labelled: Callable[[], None], unlabelled: Callable[[], None]) -> QMessageBox:
+    """Offer to import a folder-per-class archive labelled by its subfolders' names (window-modal)."""
+    counts = ", ".join(f"{name} ({n})" for name, n in list(folders.counts().items())[:8])
+    more = f" and {len(folders.files) - 8} more" if len(folders.files) > 8 else ""
+    loose = f" The {len(folders.loose)} image(s) directly in the folder come in unlabelled." if folders.loose else ""
+    text = (
+        f"“{folders.root.name}” has {len(folders.files)} subfolders of images: {counts}{more}.\n\n"
+        f"Import them labelled with the subfolder names as classes (new classes are added)?{loose}"
+    )
+    box = QMessageBox(QMessageBox.Icon.Question, "Import folder", text, QMessageBox.StandardButton.NoButton, parent)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.setWindowModality(Qt.WindowModality.WindowModal)
+    yes = box.addButton(LABELLED_IMPORT, QMessageBox.ButtonRole.YesRole)
+    no = box.addButton(PLAIN_IMPORT, QMessageBox.ButtonRole.NoRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(yes)
+    box.buttonClicked.connect(lambda button: labelled() if button is yes else unlabelled() if button is no else None)
+    box.open()
+    return box

@@ -56,6 +56,16 @@ class ImageCanvas(QWidget):
         self._emit_zoom()
         self.update()
 
+    def set_placeholder(self, text: str) -> None:
+        """The text shown while there is no image (repainted only when it shows)."""
+        self._placeholder = text
+        if self._image is None:
+            self.update()
+
+    @property
+    def placeholder(self) -> str:
+        return self._placeholder
+
     def clear(self, placeholder: str | None = None) -> None:
         self._image = None
         if placeholder is not None:

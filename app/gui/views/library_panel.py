@@ -47,6 +47,7 @@ class LibraryPanel(QWidget):
 
     imageSelected = Signal(str)
     imageIdSelected = Signal(int)
+    countChanged = Signal(int)
 
     def __init__(self, model: LibraryViewModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -55,7 +56,6 @@ class LibraryPanel(QWidget):
         self.grid.setViewMode(QListView.ViewMode.IconMode)
         self.grid.setModel(model.thumbnails)
         self.grid.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
-        self.grid.setGridSize(QSize(ICON_SIZE + 24, ICON_SIZE + 36))
         self.grid.setResizeMode(QListView.ResizeMode.Adjust)
         self.grid.setMovement(QListView.Movement.Static)
         self.grid.setUniformItemSizes(True)
@@ -63,8 +63,9 @@ class LibraryPanel(QWidget):
         self.grid.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.grid.setDragEnabled(True)  # after setMovement(Static), which turns dragging off
         self.grid.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
-        self._plain_delegate = self.grid.itemDelegate()
+        self._plain_delegate = ThumbnailDelegate(ICON_SIZE, self.grid, show_status=False)
         self._project_delegate = ThumbnailDelegate(ICON_SIZE, self.grid)
+        self._use_delegate(self._plain_delegate)
         self.filter_bar = FilterBar(self)
         self.filter_bar.setVisible(False)
         self._filter: ImageFilter | None = None
@@ -132,10 +133,13 @@ class LibraryPanel(QWidget):
             self._watch(failure_model)
         self.filter_bar.setVisible(images is not None)
         self.filter_bar.set_classes(class_names)
-        self.grid.setItemDelegate(self._project_delegate if images is not None else self._plain_delegate)
-        lines = 2 * self.grid.fontMetrics().height() + 14 if images is not None else 36
-        self.grid.setGridSize(QSize(ICON_SIZE + 24, ICON_SIZE + lines))
+        self._use_delegate(self._project_delegate if images is not None else self._plain_delegate)
         self._update_titles()
+
+    def _use_delegate(self, delegate: ThumbnailDelegate) -> None:
+        self.grid.setItemDelegate(delegate)
+        lines = delegate.text_lines() * self.grid.fontMetrics().height() + 14
+        self.grid.setGridSize(QSize(ICON_SIZE + 24, ICON_SIZE + lines))
 
     def selected_ids(self) -> list[int]:
         """Project image ids of the selected thumbnails, in grid order."""
@@ -201,6 +205,7 @@ class LibraryPanel(QWidget):
         readable, unreadable = self.grid.model().rowCount(QModelIndex()), self.failures.model().rowCount(QModelIndex())
         self.grid_title.setText(f"<b>Images</b> ({readable})")
         self.failures_title.setText(f"<b>Could not be read</b> ({unreadable})")
+        self.countChanged.emit(readable)
 
 
 class WrappingDelegate(QStyledItemDelegate):

@@ -132,7 +132,7 @@ class ProjectActions(QObject):
         project = self._model.project
         if project is None:
             return
-        path = dialogs.choose_export(self._window, f"{project.path.stem}-predictions.csv")
+        path = dialogs.choose_export(self._window, f"{project.path.stem}-predictions.csv", project.path.parent)
         if path:
             self._model.export_predictions(path)
 
@@ -144,7 +144,7 @@ class ProjectActions(QObject):
         if not ids:
             self._model.message.emit("Select the images to report on first.")
             return
-        path = dialogs.choose_report(self._window, f"{project.path.stem}-report.pdf")
+        path = dialogs.choose_report(self._window, f"{project.path.stem}-report.pdf", project.path.parent)
         if path:
             self._model.export_report(ids, path)
 

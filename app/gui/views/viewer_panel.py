@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Slot
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtCore import QSize, Qt, Slot
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QStyle, QStyleOptionComboBox, QVBoxLayout, QWidget
 
 from app.gui import services
 from app.gui.viewmodels.viewer import ViewerViewModel
 from app.gui.views.image_canvas import ImageCanvas
 from core.imaging import MedicalImage, Window
+
+PRESETS_TIP = "Window presets: the file's own windows, CT presets for CT, full range. Right drag on the image sets any window."
+COLOUR_PLACEHOLDER = "n/a: colour image"
+
+
+def placeholder_text(project_open: bool, images: int) -> str:
+    """What the empty viewer says, for the state the window is in (``images``: thumbnails in the grid)."""
+    if images > 0:
+        return "Select a thumbnail on the left to view it"
+    if project_open:
+        return "This project has no images yet: use File › Import folder… (or drop files or a folder here)"
+    return "Start with File › New project… (or open one), then import a folder of images.\nTo only look at images, use File › Open folder…"
 
 
 class ViewerPanel(QWidget):
@@ -25,7 +37,7 @@ class ViewerPanel(QWidget):
         self.presets = QComboBox(self)
         self.presets.setPlaceholderText("Custom window")
         self.presets.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.presets.setToolTip("Window presets: the file's own windows, CT presets for CT, full range")
+        self.presets.setToolTip(PRESETS_TIP)
         self.window_label = QLabel(services.describe_window(None), self)
         self.frame_slider = QSlider(Qt.Orientation.Horizontal, self)
         self.frame_slider.setToolTip("Frame of a multi-frame file")
@@ -33,6 +45,9 @@ class ViewerPanel(QWidget):
         self._layout()
         self._set_frames(None)
         self.presets.setEnabled(False)
+        self._context = (False, 0)
+        self._fit_presets()
+        self.set_context(False, 0)
         self.canvas.windowDragged.connect(model.drag_window)
         self.presets.currentIndexChanged.connect(self._on_preset_chosen)
         self.frame_slider.valueChanged.connect(self._on_frame_moved)
@@ -56,8 +71,33 @@ class ViewerPanel(QWidget):
         layout.addWidget(self.canvas, 1)
         layout.addLayout(frames)
 
+    def set_context(self, project_open: bool, images: int) -> None:
+        """Say what to do next on the empty canvas (see :func:`placeholder_text`)."""
+        self._context = (project_open, images)
+        self.canvas.set_placeholder(placeholder_text(project_open, images))
+
+    def _fit_presets(self) -> None:
+        """Make the preset box wide enough for its longest text, the placeholder included."""
+        box = self.presets
+        texts = [box.itemText(i) for i in range(box.count())] + [box.placeholderText()]
+        metrics = box.fontMetrics()
+        option = QStyleOptionComboBox()
+        box.initStyleOption(option)
+        contents = QSize(max(metrics.horizontalAdvance(t) for t in texts), metrics.height())
+        box.setMinimumWidth(box.style().sizeFromContents(QStyle.ContentsType.CT_ComboBox, option, contents, box).width() + 8)
+        box.setToolTip(f"{box.currentText() or box.placeholderText()}\n{PRESETS_TIP}")
+
     @Slot(object, bool)
-    def _on_image(self, image: MedicalImage, new_file: bool) -> None:
+    def _on_image(self, image: MedicalImage | None, new_file: bool) -> None:
+        if image is None:
+            self.title.setText("No image")
+            self.presets.clear()
+            self.presets.setEnabled(False)
+            self.presets.setPlaceholderText("Custom window")
+            self._fit_presets()
+            self._set_frames(None)
+            self.canvas.clear()
+            return
         frames = f" · frame {image.frame + 1} of {image.n_frames}" if image.n_frames > 1 else ""
         kind = image.metadata.get("modality") or image.metadata.get("format") or "image"
         self.title.setText(f"{Path(image.path).name} · {kind} {image.width} × {image.height}{frames}")
@@ -67,7 +107,8 @@ class ViewerPanel(QWidget):
             self.presets.addItem(f"{preset.name} ({services.describe_window(preset)})")
         self.presets.blockSignals(False)
         self.presets.setEnabled(not image.is_color and bool(self._model.presets))
-        self.presets.setPlaceholderText("None: colour image" if image.is_color else "Custom window")
+        self.presets.setPlaceholderText(COLOUR_PLACEHOLDER if image.is_color else "Custom window")
+        self._fit_presets()
         self._set_frames(image)
         if new_file:
             self.canvas.fit()  # the pixels follow with windowChanged
@@ -78,6 +119,7 @@ class ViewerPanel(QWidget):
         self.presets.blockSignals(True)
         self.presets.setCurrentIndex(self._model.preset_index())
         self.presets.blockSignals(False)
+        self._fit_presets()
         pixels = self._model.rendered()
         if pixels is not None:
             self.canvas.set_pixels(pixels)
@@ -96,7 +138,9 @@ class ViewerPanel(QWidget):
     @Slot(bool)
     def _on_loading(self, loading: bool) -> None:
         if loading and self._model.image is None:
-            self.canvas.clear("Loading…")
+            self.canvas.set_placeholder("Loading…")
+        elif not loading:
+            self.set_context(*self._context)
 
     def _set_frames(self, image: MedicalImage | None) -> None:
         multi = image is not None and image.n_frames > 1
