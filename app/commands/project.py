@@ -159,10 +159,10 @@ def run_info(args: argparse.Namespace) -> int:
 
     with Project.open(args.project, readonly=True) as project:
         info = project.info()
-        state = project.model_state()
-    estimate = None if state is None else model_accuracy_estimate(state.settings)
+        state = project.model_settings()  # not the arrays: info stays quick (no numpy)
+    estimate = None if state is None else model_accuracy_estimate(state[1])
     if args.json:
-        model = None if state is None else {"version": state.version, "accuracy_estimate": None if estimate is None else estimate.to_dict()}
+        model = None if state is None else {"version": state[0], "accuracy_estimate": None if estimate is None else estimate.to_dict()}
         print(json.dumps({**info.to_dict(), "model": model}, indent=1))
         return 0
     print(f"project        {info.path} (schema {info.schema_version}, created {info.created_at})")

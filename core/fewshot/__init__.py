@@ -6,8 +6,9 @@ The names below load on first use (PEP 562), so that importing a light submodule
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from core.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from core.fewshot.calibration import Calibration, load_calibration, wilson_interval
@@ -42,11 +43,4 @@ __all__ = [
 ]
 
 if not TYPE_CHECKING:  # mypy sees the imports above; an unknown name stays an error for it
-
-    def __getattr__(name: str) -> object:
-        home = _HOME.get(name)
-        if home is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-        globals()[name] = value
-        return value
+    __getattr__ = lazy_getattr(__name__, _HOME)

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ImageReadError
-from core.imaging.loader import load_image
 
 
 @dataclass(frozen=True)
@@ -52,6 +51,8 @@ def iter_files(paths: Iterable[str | os.PathLike[str]], recursive: bool = False)
 def scan_file(path: str | os.PathLike[str]) -> ScanResult:
     """Decode the file completely (the middle frame) to tell whether it can be read."""
     try:
+        from core.imaging.loader import load_image  # decoders load when a file is read, not to list files
+
         image = load_image(path)
     except ImageReadError as exc:
         return ScanResult(path=str(path), ok=False, error=str(exc))

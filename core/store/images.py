@@ -13,14 +13,13 @@ import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from core.imaging import load_image, read_file_bytes
-from core.imaging.medical_image import MedicalImage
 from core.store import audit
 from core.store.records import ImageRecord
+
+if TYPE_CHECKING:
+    from core.imaging.medical_image import MedicalImage
 
 THUMBNAIL_SIZE = 96
 _COLUMNS = "id, content_hash, path, size_bytes, imported_path, frame, n_frames, modality, format, rows, columns"
@@ -37,6 +36,7 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
 
 def thumbnail_png(image: MedicalImage, size: int = THUMBNAIL_SIZE) -> bytes:
     """The display rendering shrunk to fit ``size`` x ``size`` pixels, as PNG bytes."""
+    import numpy as np
     from PIL import Image  # loaded on import, not by every command that opens a project
 
     picture = Image.fromarray(np.ascontiguousarray(image.display))
@@ -48,6 +48,8 @@ def thumbnail_png(image: MedicalImage, size: int = THUMBNAIL_SIZE) -> bytes:
 
 def read_record(path: str | os.PathLike[str], embed: bool = False) -> tuple[ImageRecord, bytes | None]:
     """Decode a file into an ImageRecord (and its bytes when ``embed``). Raises ImageReadError."""
+    from core.imaging import load_image, read_file_bytes  # decoders load on import, not when a project opens
+
     image = load_image(path)
     absolute = str(Path(path).resolve())
     data = read_file_bytes(path) if embed else None

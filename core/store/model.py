@@ -13,14 +13,15 @@ import json
 import math
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ProjectError
 from core.store import audit
 from core.store.records import Finding, ModelState, PredictionRecord
 from core.store.tensors import decode_npy, encode_npy, validate_safetensors
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def _sha(data: bytes | None) -> str | None:
@@ -28,6 +29,8 @@ def _sha(data: bytes | None) -> str | None:
 
 
 def _validate(state: ModelState) -> np.ndarray[Any, np.dtype[np.float32]]:
+    import numpy as np  # loaded when a model is written, not whenever a project opens
+
     prototypes = np.asarray(state.prototypes, dtype=np.float32)
     if prototypes.ndim != 2 or prototypes.shape[0] != len(state.class_names):
         raise ProjectError(
@@ -104,7 +107,7 @@ def load(conn: sqlite3.Connection, version: int | None = None) -> ModelState | N
         backbone_id=row[0],
         backbone_weights_hash=row[1],
         adapted_weights=None if row[2] is None else bytes(row[2]),
-        prototypes=decode_npy(bytes(row[3])).astype(np.float32, copy=False),
+        prototypes=decode_npy(bytes(row[3])).astype("float32", copy=False),
         class_names=tuple(json.loads(row[4])),
         temperature=float(row[5]),
         thresholds=json.loads(row[6]),
@@ -113,6 +116,15 @@ def load(conn: sqlite3.Connection, version: int | None = None) -> ModelState | N
         actor=row[8],
         created_at=row[9],
     )
+
+
+def load_settings(conn: sqlite3.Connection, version: int | None = None) -> tuple[int, dict[str, Any]] | None:
+    """The version and settings of model ``version`` (the latest when None) without its arrays, or None."""
+    version = latest_version(conn) if version is None else version
+    if version is None:
+        return None
+    row = conn.execute("SELECT settings FROM model_versions WHERE version = ?", (version,)).fetchone()
+    return None if row is None else (version, json.loads(row[0]))
 
 
 def add_predictions(conn: sqlite3.Connection, version: int, records: Sequence[PredictionRecord], actor: str) -> int:

@@ -318,6 +318,11 @@ class Project:
         with self._db.read("reading the model state") as conn:
             return model.load(conn, version)
 
+    def model_settings(self, version: int | None = None) -> tuple[int, dict[str, Any]] | None:
+        """The version and settings of a model state (the latest when None), without loading its arrays."""
+        with self._db.read("reading the model settings") as conn:
+            return model.load_settings(conn, version)
+
     def add_predictions(self, version: int, records: Sequence[PredictionRecord]) -> int:
         with self._db.write("saving predictions") as conn:
             return model.add_predictions(conn, version, records, self.actor)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:  # annotations only: opening a project loads no numpy
+    import numpy as np
+    import numpy.typing as npt
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,16 @@ needs no extra dependency; files written here load with ``safetensors.numpy.load
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import struct
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:  # numpy loads when arrays are encoded or decoded, not whenever a project opens
+    import numpy as np
+    import numpy.typing as npt
 
 from core.errors import ProjectError
 
@@ -30,22 +32,32 @@ _DTYPES: dict[str, str] = {
     "U8": "u1",
     "BOOL": "?",
 }
-_NAMES = {np.dtype(v): k for k, v in _DTYPES.items()}
+
+
+@functools.cache
+def _names() -> dict[np.dtype[Any], str]:
+    import numpy as np
+
+    return {np.dtype(v): k for k, v in _DTYPES.items()}
+
+
 _MAX_HEADER = 100 * 1024 * 1024
 
 
 def encode_safetensors(tensors: Mapping[str, npt.NDArray[Any]], metadata: Mapping[str, str] | None = None) -> bytes:
     """Arrays by name -> safetensors bytes (data in name order, 8-byte aligned header)."""
+    import numpy as np
+
     header: dict[str, Any] = {}
     chunks: list[bytes] = []
     offset = 0
     for name in sorted(tensors):
         array = np.asarray(tensors[name])
         dtype = array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype
-        if np.dtype(dtype) not in _NAMES:
+        if np.dtype(dtype) not in _names():
             raise ProjectError(f"tensor {name!r}: dtype {array.dtype} cannot be stored; use float32")
         data = np.ascontiguousarray(array, dtype=dtype).tobytes()
-        header[name] = {"dtype": _NAMES[np.dtype(dtype)], "shape": list(array.shape), "data_offsets": [offset, offset + len(data)]}
+        header[name] = {"dtype": _names()[np.dtype(dtype)], "shape": list(array.shape), "data_offsets": [offset, offset + len(data)]}
         chunks.append(data)
         offset += len(data)
     if metadata:
@@ -72,6 +84,8 @@ def _header(data: bytes) -> tuple[dict[str, Any], int]:
 
 def decode_safetensors(data: bytes) -> dict[str, npt.NDArray[Any]]:
     """safetensors bytes -> arrays by name (copies, writable). Raises ProjectError when malformed."""
+    import numpy as np
+
     header, start = _header(data)
     out: dict[str, npt.NDArray[Any]] = {}
     for name, spec in header.items():
@@ -97,6 +111,8 @@ def validate_safetensors(data: bytes) -> None:
 
 def encode_npy(array: npt.NDArray[Any]) -> bytes:
     """One array -> ``.npy`` bytes, never pickled."""
+    import numpy as np
+
     buffer = io.BytesIO()
     np.save(buffer, np.asarray(array), allow_pickle=False)
     return buffer.getvalue()
@@ -104,6 +120,8 @@ def encode_npy(array: npt.NDArray[Any]) -> bytes:
 
 def decode_npy(data: bytes) -> npt.NDArray[Any]:
     """``.npy`` bytes -> array; object arrays (pickles) are refused."""
+    import numpy as np
+
     try:
         return np.asarray(np.load(io.BytesIO(data), allow_pickle=False))
     except ValueError as exc:

@@ -30,9 +30,9 @@ print(json.dumps({"code": code, "loaded": loaded}))
 """
 
 
-def _loaded_after(argv: list[str], cwd: Path) -> tuple[int, list[str]]:
+def _loaded_after(argv: list[str], cwd: Path, modules: tuple[str, ...] = HEAVY) -> tuple[int, list[str]]:
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(argv), json.dumps(HEAVY)], capture_output=True, text=True, cwd=cwd, timeout=120
+        [sys.executable, "-c", PROBE, json.dumps(argv), json.dumps(modules)], capture_output=True, text=True, cwd=cwd, timeout=120
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.splitlines()[-1])
@@ -77,6 +77,15 @@ def test_commands_that_compute_nothing_import_no_model_stack(workspace: Path) ->
     for argv in _light_commands(workspace):
         code, loaded = _loaded_after(argv, workspace)
         assert code in (0, 1), argv
+        assert loaded == [], f"raresight {' '.join(argv[:2])} loaded {loaded}"
+
+
+def test_version_help_and_project_info_load_not_even_numpy(workspace: Path) -> None:
+    """bench/bench_startup.py's figure rests on this: importing numpy alone costs 0.1-0.2 s of CPU."""
+    project = str(workspace / "p.raresight")
+    for argv in (["--version"], ["--help"], ["project", "info", project], ["project", "info", project, "--json"]):
+        code, loaded = _loaded_after(argv, workspace, ("numpy", "PIL", "pydicom"))
+        assert code == 0, argv
         assert loaded == [], f"raresight {' '.join(argv[:2])} loaded {loaded}"
 
 
