@@ -40,12 +40,20 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--backbone", default=None, help=f"backbone name or .rsbackbone file (default: the project's current one, else {DEFAULT_BACKBONE})"
     )
+    parser.add_argument(
+        "--no-unlabelled",
+        dest="use_unlabelled",
+        action="store_false",
+        help="learn from the labelled images alone; by default the model also learns from up to 500 of the "
+        "project's unlabelled images (their images, never a label)",
+    )
     parser.set_defaults(run=run_adapt)
 
 
 def run_adapt(args: argparse.Namespace) -> int:
     import core.metatrain.backbone_file  # noqa: F401  (registers .rsbackbone files with load_backbone)
     from core.scoring.pipeline import adapt_project  # torch: loaded only when adapting
+    from core.scoring.pool_record import POOL_SETTING, describe_pool
     from core.store import Project
 
     bar = TerminalProgress(unit="%")
@@ -55,9 +63,11 @@ def run_adapt(args: argparse.Namespace) -> int:
             budget_s=args.budget_s,
             coverage=args.coverage,
             backbone=args.backbone,
+            use_unlabelled=args.use_unlabelled,
             progress=lambda f, m: bar(round(100 * f), 100, m),
         )
     bar.finish()
     how = f"adapted in {result.seconds:.1f} s" if result.adapted else "prototypes only (too few examples to adapt safely)"
     print(f"{args.project}: model version {result.version} ({how}); {result.predictions} unlabelled image(s) predicted")
+    print(f"learned from unlabelled images: {describe_pool({POOL_SETTING: result.pool_used})}")
     return 0

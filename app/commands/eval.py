@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from core.fewshot.pool_methods import POOL_METHODS
+
 EPILOG = """DATASET_DIR holds one subfolder of images (or DICOM files) per class. With --groups, support and
 query images of an episode never share a group (patient, smear). A class with too few usable images
 (or groups) for a shot count is left out of its episodes, and named, with the reason, on stderr and
@@ -56,6 +58,21 @@ def register(subparsers: Any) -> None:
         metavar="MANIFEST.csv:COLUMN",
         help="group column for group-aware episodes (default: none, each image its own group)",
     )
+    parser.add_argument(
+        "--unlabelled",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run every episode with a pool of N unlabelled images (class-imbalanced, with classes outside the "
+        "episode, none a support image, a query or of a support image's group) and report the paired gain; the "
+        "engine never reads the pool's labels. 0: no pool (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--pool-method",
+        choices=POOL_METHODS,
+        default=None,
+        help="how the engine uses the pool (default: the engine's, measured in bench/lodo_pool.py)",
+    )
     parser.add_argument("--coverage", type=float, default=0.9, help="target coverage of the prediction sets (default: %(default)s)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the results to FILE (default: none, summary on stdout only)")
     parser.add_argument(
@@ -80,6 +97,10 @@ def _check(args: argparse.Namespace) -> str | None:
         return "--coverage must be between 0 and 1"
     if args.progress_every < 0:
         return "--progress-every must be 0 or more"
+    if args.unlabelled < 0:
+        return "--unlabelled must be 0 or more"
+    if args.pool_method is not None and args.unlabelled == 0:
+        return "--pool-method needs --unlabelled N (a pool to use)"
     return None
 
 
@@ -123,6 +144,8 @@ def run_eval(args: argparse.Namespace) -> int:
             coverage=args.coverage,
             progress=progress,
             episode_progress=episode_progress,
+            unlabelled=args.unlabelled,
+            pool_method=args.pool_method,
         )
     except EvaluationInterrupted as exc:
         report = exc.report
@@ -136,9 +159,11 @@ def _print_and_write(report: Any, args: argparse.Namespace) -> int:
     """The summary on stdout, dropped classes and an interruption on stderr, then the JSON file."""
     for r in report.results:
         print(_summary_line(r, args.coverage))
+        _print_pool(r, args.coverage)
     partial = report.partial_result
     if partial is not None:
         print(f"{_summary_line(partial, args.coverage)} [partial: interrupted after {partial.episodes} of {args.episodes} episodes]")
+        _print_pool(partial, args.coverage)
     for line in _dropped_lines(report):
         print(f"raresight eval: {line}", file=sys.stderr)
     if report.interrupted:
@@ -164,6 +189,18 @@ def _summary_line(r: Any, coverage: float) -> str:
         f"with {r.set_size:.2f} classes, open-set AUROC {_or_dash(r.open_set_auroc)}, adaptation {r.adapt_seconds:.1f} s; "
         f"estimated accuracy {100 * r.estimated_accuracy:.1f} % (error {100 * r.estimate_abs_error:.1f} points, "
         f"bias {100 * r.estimate_signed_error:+.1f})"
+    )
+
+
+def _print_pool(r: Any, coverage: float) -> None:
+    """The same episodes with their pools: the paired gain, then the summary with the pool."""
+    p = r.pool
+    if p is None:
+        return
+    print(
+        f"  with a pool of {p.unlabelled} unlabelled ({p.method}, {p.images_used:.0f} used): "
+        f"accuracy {100 * p.result.accuracy:.1f} %, gain {100 * p.gain:+.1f} +- {_or_dash(100 * p.gain_ci95, 1)} points (paired); "
+        + _summary_line(p.result, coverage)
     )
 
 

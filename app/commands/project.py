@@ -155,6 +155,7 @@ def run_redo(args: argparse.Namespace) -> int:
 
 def run_info(args: argparse.Namespace) -> int:
     from core.fewshot.estimate import model_accuracy_estimate
+    from core.scoring.pool_record import describe_pool, pool_used
     from core.store import Project
 
     with Project.open(args.project, readonly=True) as project:
@@ -162,7 +163,10 @@ def run_info(args: argparse.Namespace) -> int:
         state = project.model_settings()  # not the arrays: info stays quick (no numpy)
     estimate = None if state is None else model_accuracy_estimate(state[1])
     if args.json:
-        model = None if state is None else {"version": state[0], "accuracy_estimate": None if estimate is None else estimate.to_dict()}
+        model = None
+        if state is not None:
+            accuracy = None if estimate is None else estimate.to_dict()
+            model = {"version": state[0], "accuracy_estimate": accuracy, "unlabelled_pool": pool_used(state[1])}
         print(json.dumps({**info.to_dict(), "model": model}, indent=1))
         return 0
     print(f"project        {info.path} (schema {info.schema_version}, created {info.created_at})")
@@ -173,6 +177,7 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"model version  {info.model_version if info.model_version is not None else '-'}")
     if state is not None:
         print(f"accuracy       {_accuracy_line(estimate)}")
+        print(f"unlabelled     learned from {describe_pool(state[1])}")
     print(f"predictions    {info.predictions}")
     print(f"audit entries  {info.audit_entries}")
     return 0

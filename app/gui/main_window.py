@@ -33,6 +33,7 @@ from app.gui.views.viewer_panel import ViewerPanel
 from app.logging_setup import log_file
 from app.version import package_version
 from core.scoring.pipeline import AdaptResult
+from core.scoring.pool_record import POOL_SETTING, describe_pool
 from core.store.folder_classes import ClassFolders, find_class_folders
 
 
@@ -180,7 +181,11 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_adapted(self, result: AdaptResult) -> None:
-        self.status.show_result(f"Model version {result.version}: {result.predictions} image(s) predicted in {result.seconds:.0f} s.")
+        pool = describe_pool({POOL_SETTING: result.pool_used})
+        learned = "the labelled examples only" if pool == "none" else f"the labelled examples and {pool}"
+        self.status.show_result(
+            f"Model version {result.version}: learned from {learned}; {result.predictions} image(s) predicted in {result.seconds:.0f} s."
+        )
 
     @Slot(str, int)
     def _on_exported(self, path: str, rows: int) -> None:

@@ -106,10 +106,20 @@ def adapt(
     coverage: float = 0.9,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    use_unlabelled: bool = True,
 ) -> AdaptResult:
-    """Fit the model to the labels and predict every unlabelled image (nothing saved if cancelled)."""
+    """Fit the model to the labels and predict every unlabelled image (nothing saved if cancelled);
+    ``use_unlabelled``: also learn from the unlabelled images (the Model menu's option)."""
     limit_threads()
-    return adapt_project(project, budget_s=budget_s, coverage=coverage, backbone=backbone, progress=progress, cancel=cancel)
+    return adapt_project(
+        project,
+        budget_s=budget_s,
+        coverage=coverage,
+        backbone=backbone,
+        use_unlabelled=use_unlabelled,
+        progress=progress,
+        cancel=cancel,
+    )
 
 
 def load_model(project: Project) -> tuple[ProjectModel, bool]:

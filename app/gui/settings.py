@@ -123,3 +123,15 @@ def set_coverage(value: float) -> None:
     store = _store()
     store.setValue("model/coverage", float(value))
     store.sync()
+
+
+def use_unlabelled() -> bool:
+    """Whether Adapt also learns from the project's unlabelled images (Model menu; on at first)."""
+    value = _store().value("model/use_unlabelled", True)
+    return value if isinstance(value, bool) else str(value).lower() != "false"
+
+
+def set_use_unlabelled(value: bool) -> None:
+    store = _store()
+    store.setValue("model/use_unlabelled", bool(value))
+    store.sync()

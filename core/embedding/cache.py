@@ -11,6 +11,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,9 @@ def default_cache_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("raresight", appauthor=False))
+
+
+_NPY_HEADER_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,9 @@ class EmbeddingCache:
         if not path.is_file():
             return None
         try:
-            with np.load(path, allow_pickle=False) as data:
+            # np.load parses the .npy header with ast, which CPython 3.11.7 can break when decode
+            # threads do it at once ("AST constructor recursion depth mismatch", gh-106905).
+            with _NPY_HEADER_LOCK, np.load(path, allow_pickle=False) as data:
                 raw = data["raw"].astype(np.float32)
                 act = data["activation"] if "activation" in data.files else None
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:

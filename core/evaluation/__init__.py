@@ -1,13 +1,14 @@
 """Episodic evaluation: folder datasets, group-aware episode sampling, metrics, the eval runner."""
 
 from core.evaluation.dataset import FolderDataset, load_folder_dataset
-from core.evaluation.episodes import Episode, eligible_classes, sample_episodes
+from core.evaluation.episodes import Episode, eligible_classes, sample_episodes, sample_pools
 from core.evaluation.metrics import auroc, expected_calibration_error, mean_ci95
 from core.evaluation.provenance import run_provenance
 from core.evaluation.runner import (
     EpisodeRecord,
     EvalReport,
     EvaluationInterrupted,
+    PoolResult,
     ShotResult,
     embed_dataset,
     evaluate,
@@ -21,6 +22,7 @@ __all__ = [
     "EvalReport",
     "EvaluationInterrupted",
     "FolderDataset",
+    "PoolResult",
     "ShotResult",
     "auroc",
     "eligible_classes",
@@ -32,5 +34,6 @@ __all__ = [
     "run_episode",
     "run_provenance",
     "sample_episodes",
+    "sample_pools",
     "summarise",
 ]

@@ -141,3 +141,29 @@ def sample_episodes(
     ways = min(ways, len(classes))
     rng = np.random.default_rng([seed, ways, shots, queries])
     return ways, [sample_episode(rng, labels, groups, classes, ways, shots, queries, open_set) for _ in range(episodes)]
+
+
+def sample_pool(rng: np.random.Generator, labels: IntArray, groups: IntArray, ep: Episode, size: int, alpha: float = 1.0) -> IntArray:
+    """An episode's pool of up to ``size`` unlabelled images, as a project's would be: class proportions
+    drawn from a Dirichlet(``alpha``) over every class of the dataset (imbalanced, and holding classes
+    outside the episode), none of them a support image, a query, or from a group of the support set."""
+    taken = np.concatenate([ep.support, ep.query, ep.unknown])
+    free = (labels >= 0) & ~np.isin(groups, groups[ep.support]) & ~np.isin(np.arange(len(labels)), taken)
+    classes = np.unique(labels[free])
+    if size <= 0 or len(classes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    counts = rng.multinomial(size, rng.dirichlet(np.full(len(classes), alpha)))
+    chosen: list[int] = []
+    for c, n in zip(classes, counts, strict=True):
+        chosen += rng.permutation(np.flatnonzero(free & (labels == c)))[:n].tolist()
+    short = size - len(chosen)  # classes with fewer images than drawn: fill from the rest
+    if short > 0:
+        rest = np.setdiff1d(np.flatnonzero(free), chosen)
+        chosen += rng.permutation(rest)[:short].tolist()
+    return np.sort(np.array(chosen, dtype=np.int64))
+
+
+def sample_pools(labels: IntArray, groups: IntArray, episodes: list[Episode], size: int, seed: int, alpha: float = 1.0) -> list[IntArray]:
+    """One pool per episode, from a generator of its own: the episodes are those drawn without pools."""
+    rng = np.random.default_rng([seed, size, 7919])
+    return [sample_pool(rng, labels, groups, ep, size, alpha) for ep in episodes]

@@ -31,17 +31,20 @@ from core.embedding import (
 from core.embedding.progress import report
 from core.errors import ProjectError
 from core.evaluation.dataset import FolderDataset, load_folder_dataset
-from core.evaluation.episodes import Episode, ineligibility, sample_episodes
+from core.evaluation.episodes import Episode, ineligibility, sample_episodes, sample_pools
 from core.evaluation.metrics import auroc, expected_calibration_error, mean_ci95
 from core.evaluation.provenance import run_provenance
 from core.fewshot import FeatureConfig, PrototypicalClassifier
 from core.fewshot.calibration import TaskStatistics, mean_confidence, softmax
+from core.fewshot.classifier import DEFAULT_POOL_METHOD
 
 log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 EpisodeProgressFn = Callable[[int, int, str], None]  # (episodes done over all shot counts, their total, message)
 
+POOL_DRAW = "Dirichlet(1) class proportions over every class; no support image, query, or image of a support group"
 EMBED_SHARE = 0.2  # of the progress fraction: embedding the dataset, before the episodes
 
 
@@ -102,6 +105,20 @@ class ShotResult:
     dropped_classes: dict[str, str] = field(default_factory=dict)
     # metric -> why it is NaN; the JSON has null there and this as "<metric>_reason"
     not_measured: dict[str, str] = field(default_factory=dict)
+    # with --unlabelled N: the same episodes with a pool of N unlabelled images each, and the paired gain
+    pool: PoolResult | None = None
+
+
+@dataclass
+class PoolResult:
+    """The shot count's episodes again, each with its pool of unlabelled images (labels never read)."""
+
+    unlabelled: int  # pool images drawn per episode
+    method: str
+    images_used: float  # per episode, mean
+    gain: float  # paired accuracy gain over the same episodes without the pool
+    gain_ci95: float
+    result: ShotResult
 
 
 @dataclass
@@ -138,12 +155,17 @@ class EvaluationInterrupted(KeyboardInterrupt):
 
 def _result_dict(result: ShotResult) -> dict[str, Any]:
     fields: dict[str, Any] = _finite_or_none(asdict(result))
+    fields.pop("pool")  # today's keys only without a pool; with one, its own block below
     reasons = fields.pop("not_measured")
     out: dict[str, Any] = {}
     for key, value in fields.items():
         out[key] = value
         if value is None:
             out[f"{key}_reason"] = reasons.get(key, "could not be measured on these episodes")
+    if result.pool is not None:
+        p = result.pool
+        block = {"unlabelled": p.unlabelled, "method": p.method, "images_used": p.images_used, "gain": p.gain, "gain_ci95": p.gain_ci95}
+        out["with_pool"] = _finite_or_none(block) | _result_dict(p.result)
     return out
 
 
@@ -173,9 +195,18 @@ def embed_dataset(
     return emb, (time.perf_counter() - start) / max(len(probe), 1)
 
 
-def run_episode(clf: PrototypicalClassifier, emb: EmbeddingResult, ds: FolderDataset, ep: Episode, coverage: float) -> EpisodeRecord:
+def run_episode(
+    clf: PrototypicalClassifier, emb: EmbeddingResult, ds: FolderDataset, ep: Episode, coverage: float, pool: IntArray | None = None
+) -> EpisodeRecord:
+    """Fit ``clf`` on the episode's support set (and the unlabelled images ``pool``, indices into ``emb``; their
+    labels are never read) and score its queries."""
     names = [ds.classes[c] for c in ep.support_labels]
-    clf.fit(subset(emb, ep.support), names)
+    clf.fit(subset(emb, ep.support), names, unlabelled=None if pool is None else subset(emb, pool))
+    return score_episode(clf, emb, ds, ep, coverage)
+
+
+def score_episode(clf: PrototypicalClassifier, emb: EmbeddingResult, ds: FolderDataset, ep: Episode, coverage: float) -> EpisodeRecord:
+    """The episode's record of the fitted ``clf``."""
     start = time.perf_counter()
     _, logits, novelty = clf._scores(subset(emb, ep.query))
     sets = clf._sets(logits, novelty, coverage, allow_none=True)
@@ -274,12 +305,16 @@ def evaluate(
     cancel: CancelToken | None = None,
     keep_records: list[EpisodeRecord] | None = None,
     episode_progress: EpisodeProgressFn | None = None,
+    unlabelled: int = 0,
+    pool_method: str | None = None,
 ) -> EvalReport:
     """Episodic evaluation of :class:`PrototypicalClassifier` on a folder-per-class dataset.
 
     progress: fraction of the whole run (embedding is the first ``EMBED_SHARE``); episode_progress:
     called with (episodes done, episodes in all, message) before the first episode and after each.
     Ctrl-C during the episodes raises :class:`EvaluationInterrupted` carrying the finished results.
+    unlabelled: pool size; each episode is also run with a pool of that many unlabelled images
+    (:func:`sample_pools`), used by ``pool_method`` (None: the classifier's default); 0: no pool.
     """
     ds = load_folder_dataset(dataset_dir, groups)
     adaptable = load_backbone(backbone).adaptable and adapt != "none"  # an unknown backbone is the first error
@@ -300,30 +335,40 @@ def evaluate(
         backbone=backbone,
         adapt=adapt,
     )
+    method = pool_method or DEFAULT_POOL_METHOD
+    if unlabelled > 0:  # absent otherwise: a run without a pool pins down what it did before pools existed
+        prov |= {"unlabelled": unlabelled, "pool_method": method, "pool_draw": POOL_DRAW}
     out = EvalReport(dataset=str(dataset_dir), backbone=backbone, adapt=adapt, provenance=prov)
     total = len(shots) * episodes
     if episode_progress is not None:
         episode_progress(0, total, "episodes")
     records: list[EpisodeRecord] = []  # of the shot count running now
+    pooled: list[tuple[EpisodeRecord, int]] = []  # the same episodes with their pools, and the pool images used
     eff_ways, si, k = ways, 0, shots[0]
     try:
         for si, k in enumerate(shots):
             eff_ways, eps = sample_episodes(ds.labels[readable], ds.groups[readable], ways, k, queries, episodes, seed)
+            pools = sample_pools(ds.labels[readable], ds.groups[readable], eps, unlabelled, seed) if unlabelled > 0 else []
             for i, ep in enumerate(eps):
                 check_cancel(cancel, "evaluation")
                 clf = PrototypicalClassifier(backbone, adapt=adapt, random_state=seed * 100003 + i)
                 records.append(run_episode(clf, emb, ds, _remap(ep, readable), coverage))
+                if pools:
+                    clf = PrototypicalClassifier(backbone, adapt=adapt, pool_method=method, random_state=seed * 100003 + i)
+                    pooled.append((run_episode(clf, emb, ds, _remap(ep, readable), coverage, readable[pools[i]]), clf.pool_used_["images"]))
                 done, message = si * episodes + i + 1, f"{k}-shot episode {i + 1} of {episodes}"
                 report(progress, EMBED_SHARE + (1 - EMBED_SHARE) * done / total, message)
                 if episode_progress is not None:
                     episode_progress(done, total, message)
-            out.results.append(_summary(records, eff_ways, k, embed_seconds, dropped[k]))
+            out.results.append(_summary(records, eff_ways, k, embed_seconds, dropped[k], pooled, unlabelled, method))
             if keep_records is not None:
                 keep_records += records
-            records = []
+            records, pooled = [], []
     except KeyboardInterrupt as exc:
         if records and len(out.results) == si:  # shot count si has episodes but no summary yet
-            _keep_unsummarised(out, _summary(records, eff_ways, k, embed_seconds, dropped[k]), episodes)
+            pooled = pooled[: len(records)]
+            summary = _summary(records[: len(pooled) or len(records)], eff_ways, k, embed_seconds, dropped[k], pooled, unlabelled, method)
+            _keep_unsummarised(out, summary, episodes)
         out.interrupted = True
         raise EvaluationInterrupted(out) from exc
     return out
@@ -337,9 +382,24 @@ def _keep_unsummarised(out: EvalReport, summary: ShotResult, episodes: int) -> N
         out.partial_result = summary
 
 
-def _summary(records: Sequence[EpisodeRecord], ways: int, shots: int, embed_seconds: float, dropped: dict[str, str]) -> ShotResult:
+def _summary(
+    records: Sequence[EpisodeRecord],
+    ways: int,
+    shots: int,
+    embed_seconds: float,
+    dropped: dict[str, str],
+    pooled: Sequence[tuple[EpisodeRecord, int]] = (),
+    unlabelled: int = 0,
+    method: str = "none",
+) -> ShotResult:
     result = summarise(records, ways, shots, embed_seconds)
     result.dropped_classes = dict(dropped)
+    if pooled:
+        with_pool = summarise([r for r, _ in pooled], ways, shots, embed_seconds)
+        with_pool.dropped_classes = dict(dropped)
+        gain, gain_ci = mean_ci95(np.array(with_pool.episode_accuracy) - np.array(result.episode_accuracy))
+        used = float(np.mean([n for _, n in pooled]))
+        result.pool = PoolResult(unlabelled, method, used, gain, gain_ci, with_pool)
     return result
 
 

@@ -69,10 +69,12 @@ def to_model_state(clf: PrototypicalClassifier, settings: dict[str, Any] | None 
         "spread": clf._spread,
         "novelty_spread": clf._novelty_spread if clf._frozen_mean is not None else None,
         "adapted": bool(clf.adapted_),
+        "centred_on_pool": bool(clf.centred_on_pool_),
         "adapt_seconds": round(float(clf.adapt_seconds_), 3),
         "adapt_mode": clf.adapt,
         "calibration": clf._calibration.to_dict(),
         "calibration_id": calibration_id(clf._calibration),
+        "pool_used": dict(getattr(clf, "pool_used_", {"images": 0, "method": "none"})),  # the prototypes are refined
         **(settings or {}),
     }
     return ModelState(
@@ -123,7 +125,9 @@ def from_model_state(state: ModelState) -> PrototypicalClassifier:
         clf.frozen_prototypes_ = arrays["frozen_prototypes"]
         clf._novelty_spread = float(meta["novelty_spread"])
     clf.adapted_ = bool(meta["adapted"])
+    clf.centred_on_pool_ = bool(meta.get("centred_on_pool", False))
     clf.adapt_seconds_ = float(meta.get("adapt_seconds", 0.0))
+    clf.pool_used_ = dict(meta.get("pool_used") or {"images": 0, "method": "none"})  # the stored prototypes already used it
     clf._upper = _restore_upper(state.backbone_id, arrays) if clf.adapted_ else None
     return clf
 

@@ -19,6 +19,7 @@ from core.imaging import load_image
 from core.reports.content import NONE_OF_THESE, BatchSummary, CaseReport, ModelCard, ReportContent, SupportExample
 from core.scoring.embedded import load_copy
 from core.scoring.pipeline import ProjectModel
+from core.scoring.pool_record import describe_pool
 from core.scoring.records import ScoreRow
 
 
@@ -53,6 +54,7 @@ def model_card(model: ProjectModel, reliability_source: str = "") -> ModelCard:
         "seconds": settings.get("adapt_seconds", 0.0),
         "budget (s)": settings.get("budget_s", ""),
         "features": ", ".join(settings.get("features", {}).get("blocks", [])),
+        "learned from unlabelled images": describe_pool(settings),
     }
     calibration = {
         "temperature": round(state.temperature, 4),

@@ -6,7 +6,9 @@
 
 Nothing is written to the project until adaptation and the predictions for its unlabelled images
 are complete, so a cancelled or failed adaptation leaves the project exactly as it was. Images whose
-files are gone are read from the copies embedded in the project (``project add --embed``).
+files are gone are read from the copies embedded in the project (``project add --embed``). The model
+also learns from the project's unlabelled images (their images, never a label; core/scoring/pool.py)
+unless ``use_unlabelled=False``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,10 +29,12 @@ from core.embedding import DEFAULT_BACKBONE, CancelToken, Embedder, EmbeddingCac
 from core.embedding.embedder import EmbeddingResult, subset
 from core.errors import ModelError, ProjectError, RareSightError
 from core.fewshot import PrototypicalClassifier
+from core.fewshot.classifier import DEFAULT_POOL_METHOD
 from core.fewshot.persistence import from_model_state, to_model_state
 from core.fewshot.quality import AccuracyEstimate, estimate_accuracy
 from core.scoring.embedded import readable_path
 from core.scoring.frames import default_frame
+from core.scoring.pool import choose_pool, embed_pool, pool_paths, unlabelled_records
 from core.scoring.records import NearestSupport, ScoreError, ScoreRow
 from core.store import ImageRecord, Project
 from core.store.meta import is_synthetic
@@ -73,6 +78,7 @@ class AdaptResult:
     predictions: int
     adapted: bool
     seconds: float
+    pool_used: dict[str, Any] = field(default_factory=dict)  # {"images": n, "method": name}: what it learned from unlabelled images
 
 
 def labels_fingerprint(pairs: Sequence[tuple[str, str]]) -> str:
@@ -116,6 +122,8 @@ def adapt_project(
     budget_s: float = 20.0,
     coverage: float = DEFAULT_COVERAGE,
     backbone: str | None = None,
+    use_unlabelled: bool = True,
+    pool_method: str | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> AdaptResult:
@@ -123,6 +131,10 @@ def adapt_project(
 
     ``backbone`` None keeps the backbone of the project's current model (so a meta-trained backbone a
     research team chose stays in use when a clinician re-adapts), else the default one.
+    ``use_unlabelled``: the classifier also learns from up to ``POOL_CAP`` of the project's
+    unlabelled images (their images only; core/scoring/pool.py) with ``pool_method`` (None: the
+    classifier's measured default; names in ``core.fewshot.transductive.POOL_METHODS``); False fits
+    on the labels alone, as before the pool existed.
     """
     if not backbone:
         backbone = project_backbone(project)
@@ -138,10 +150,24 @@ def adapt_project(
     def stage(low: float, high: float) -> ProgressFn | None:
         return None if progress is None else (lambda f, m: progress(low + (high - low) * f, m))
 
+    labelled = set(project.labels())
+    unlabelled = unlabelled_records(images.values(), labelled)
     with tempfile.TemporaryDirectory(prefix="raresight-copies-") as copies:
         paths, classes, hashes = _support(project, images, Path(copies))
-        clf = PrototypicalClassifier(backbone, adapt="auto", adapt_seconds=budget_s, progress=stage(0.0, 0.6), cancel=cancel)
-        clf.fit(paths, classes)
+        method = (pool_method or DEFAULT_POOL_METHOD) if use_unlabelled else "none"
+        # the pool's share of the progress bar: embedding it costs about what predicting costs
+        fit_from = 0.3 if method != "none" and unlabelled else 0.0
+        clf = PrototypicalClassifier(
+            backbone, adapt="auto", adapt_seconds=budget_s, pool_method=method, progress=stage(fit_from, 0.6), cancel=cancel
+        )
+        pool = None
+        if fit_from:
+            pool_files = pool_paths(project, choose_pool(unlabelled), Path(copies))
+            to_bar = stage(0.0, fit_from)
+            pool = embed_pool(
+                pool_files, backbone, progress=None if to_bar is None else lambda f, m: to_bar(f, f"unlabelled images: {m}"), cancel=cancel
+            )
+        clf.fit(paths, classes, unlabelled=pool)
         # explanations name the project's own files, not the temporary copies
         path_of = {r.content_hash: r.path for r in images.values()}
         fingerprint = labels_fingerprint(list(zip(hashes, classes, strict=True)))
@@ -149,8 +175,6 @@ def adapt_project(
         settings = {"budget_s": budget_s, "labels_fingerprint": fingerprint, "support_paths": support_paths}
         state = to_model_state(clf, settings)
         model = ProjectModel(clf, state, dict(zip(clf.support_hashes_, support_paths, strict=True)))
-        labelled = set(project.labels())
-        unlabelled = [r for image_id, r in images.items() if image_id not in labelled]
         records = _predict(project, model, unlabelled, Path(copies), coverage, stage(0.6, 1.0), cancel)
     check_cancel(cancel, "adaptation")
     estimate = _accuracy_estimate(clf, records)
@@ -158,7 +182,7 @@ def adapt_project(
         state.settings["accuracy_estimate"] = estimate.to_dict()
     version = project.save_model_state(state)
     project.add_predictions(version, records)
-    return AdaptResult(version, len(records), bool(clf.adapted_), float(clf.adapt_seconds_))
+    return AdaptResult(version, len(records), bool(clf.adapted_), float(clf.adapt_seconds_), dict(clf.pool_used_))
 
 
 def _predict(

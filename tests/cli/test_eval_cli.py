@@ -58,6 +58,24 @@ def test_eval_writes_the_json_the_issue_specifies(tmp_path: Path, capsys: pytest
     assert "5-way" not in capsys.readouterr().out
 
 
+def test_eval_with_a_pool_reports_both_and_the_paired_gain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = make_dataset(tmp_path / "data", per_class=6, classes=("red", "green", "blue", "grey"))
+    out = tmp_path / "eval.json"
+    argv = ["eval", str(data), "--ways", "2", "--shots", "1", "--queries", "2", "--episodes", "4", "--backbone", register_tiny()]
+    argv += ["--adapt", "none", "--unlabelled", "5", "--pool-method", "centre", "--json", str(out)]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("2-way 1-shot, 4 episodes: accuracy")
+    assert lines[1].startswith("  with a pool of 5 unlabelled (centre, 5 used): accuracy") and "points (paired)" in lines[1]
+    report = json.loads(out.read_text(), parse_constant=_refuse)  # strict JSON: no NaN
+    pool = report["results"][0]["with_pool"]
+    assert {"unlabelled", "method", "images_used", "gain", "gain_ci95"} | FIELDS <= set(pool)
+    assert (pool["unlabelled"], pool["method"], pool["images_used"]) == (5, "centre", 5)
+    assert (report["provenance"]["unlabelled"], report["provenance"]["pool_method"]) == (5, "centre")
+    assert main([*argv[:-6], "--pool-method", "centre"]) == 2
+    assert "--pool-method needs --unlabelled" in capsys.readouterr().err
+
+
 def _refuse(constant: str) -> None:
     raise AssertionError(f"{constant} in the eval JSON")
 

@@ -171,7 +171,8 @@ def test_info_shows_the_models_expected_accuracy_on_new_images(tmp_path: Path, c
     assert stored == expected.to_dict() and AccuracyEstimate.from_dict(stored) == expected
 
     info = _info(project, capsys)
-    assert info["model"] == {"version": 1, "accuracy_estimate": stored} and info["model_version"] == 1
+    pool = {"images": state.settings["pool_used"]["images"], "method": state.settings["pool_used"]["method"]}
+    assert info["model"] == {"version": 1, "accuracy_estimate": stored, "unlabelled_pool": pool} and info["model_version"] == 1
     assert main(["project", "info", str(project)]) == 0
     low, high = stored["ci95"]
     line = f"expected {stored['accuracy']:.0%} ({low * 100:.0f}-{high:.0%}) on new images, from 12 unlabelled images".replace("%", " %")
@@ -186,7 +187,7 @@ def test_info_shows_the_models_expected_accuracy_on_new_images(tmp_path: Path, c
 def test_info_without_unlabelled_images_says_how_to_get_an_estimate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     project = _adapted(tmp_path, unlabelled_per_class=0)
     info = _info(project, capsys)
-    assert info["model"] == {"version": 1, "accuracy_estimate": None}
+    assert info["model"] == {"version": 1, "accuracy_estimate": None, "unlabelled_pool": {"images": 0, "method": "none"}}
     assert main(["project", "info", str(project)]) == 0
     assert NO_ESTIMATE_ADVICE in capsys.readouterr().out
     labelled = tmp_path / "labelled" / "red_0.png"

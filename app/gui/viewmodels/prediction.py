@@ -16,6 +16,7 @@ from app.gui.model_services import AccuracyEstimate, ClassQuality, ImageExplanat
 from app.gui.viewmodels.project import ProjectViewModel
 from app.gui.workers import JobContext
 from core.scoring.pipeline import ProjectModel, ScoringError
+from core.scoring.pool_record import describe_pool
 
 NO_MODEL = "No predictions yet: label a few examples of each class, then press Adapt."
 
@@ -53,6 +54,7 @@ class PredictionViewModel(QObject):
         self.stale = False
         self.quality: list[ClassQuality] = []
         self.accuracy_estimate: AccuracyEstimate | None = None  # expected accuracy on new images
+        self.pool = ""  # what the model learned from unlabelled images ("none" when nothing; "" no model)
         self._model: ProjectModel | None = None
         self._model_key: tuple[int | None, int] = (None, -1)
         self.loading = False
@@ -80,7 +82,7 @@ class PredictionViewModel(QObject):
         """Recompute what the panels show for the current image, model and coverage."""
         project = self._project.project
         if project is None or self._project.model_version is None:
-            self._model, self.explanation, self.quality, self.accuracy_estimate = None, None, [], None
+            self._model, self.explanation, self.quality, self.accuracy_estimate, self.pool = None, None, [], None, ""
             self.qualityChanged.emit([], None)
             self.explanationChanged.emit(None, NO_MODEL if project is not None else "")
             return
@@ -114,6 +116,7 @@ class PredictionViewModel(QObject):
         self._model, self._model_key, self.stale = value.model, value.key, value.stale
         if value.quality is not None:
             self.quality, self.accuracy_estimate = value.quality
+            self.pool = "" if value.model is None else describe_pool(value.model.state.settings)
             self.qualityChanged.emit(*value.quality)
         if value.image_id != self.image_id:
             return  # the selection moved on; its own request follows

@@ -151,10 +151,10 @@ class ProjectViewModel(QObject):
         project = self.project
         if project is None or self._refuse_when_busy():
             return
-        backbone, budget, coverage = self.backbone, self.budget_s, settings.coverage()
+        backbone, budget, coverage, pool = self.backbone, self.budget_s, settings.coverage(), settings.use_unlabelled()
 
         def job(ctx: JobContext) -> tuple[AdaptResult, dict[int, PredictionRecord]]:
-            result = model_services.adapt(project, backbone, budget, coverage, ctx.progress, ctx.token)
+            result = model_services.adapt(project, backbone, budget, coverage, ctx.progress, ctx.token, use_unlabelled=pool)
             return result, {p.image_id: p for p in project.predictions(result.version)}
 
         self._start("adapt", job)

@@ -39,6 +39,13 @@ class ProjectActions(QObject):
         self.redo = action("Redo", "Ctrl+Shift+Z")
         self.adapt = action("Adapt", "Ctrl+R", "Fit the model to your labels and predict every unlabelled image")
         self.cancel = action("Cancel", "Esc", "Stop the running import, adaptation or export; nothing is half-saved")
+        self.use_unlabelled = action(
+            "Learn from unlabelled images",
+            None,
+            "When adapting, also learn from up to 500 of the project's unlabelled images (their images, no labels needed)",
+        )
+        self.use_unlabelled.setCheckable(True)
+        self.use_unlabelled.setChecked(settings.use_unlabelled())
         self.label_next = action("Label next", "Ctrl+N", "Show the unlabelled images whose label would help the model most")
         self.key_actions = [action(f"Label as class {k}" if k else "Remove label", str(k)) for k in (*range(1, 10), 0)]
         self.recent_menu = QMenu("Open recent", window)
@@ -61,6 +68,8 @@ class ProjectActions(QObject):
         edit.addActions(self.key_actions)
         model = bar.addMenu("&Model")
         model.addActions([self.adapt, self.cancel, self.label_next])
+        model.addSeparator()
+        model.addAction(self.use_unlabelled)
         self._window.addActions(self.key_actions)  # keys 1-9 work wherever focus is (not in text fields)
 
     def _connect(self) -> None:
@@ -76,6 +85,7 @@ class ProjectActions(QObject):
         self.adapt.triggered.connect(model.adapt)
         self.cancel.triggered.connect(model.cancel)
         self.label_next.triggered.connect(self.show_label_next)
+        self.use_unlabelled.toggled.connect(settings.set_use_unlabelled)  # read when Adapt starts
         for key, key_action in zip((*range(1, 10), 0), self.key_actions, strict=True):
             key_action.triggered.connect(lambda *_, k=key: model.label_with_key(self._library.selected_ids(), k))
         self.recent_menu.aboutToShow.connect(self._fill_recent)

@@ -49,6 +49,10 @@ class QualityPanel(QWidget):
         self.leave_one_out = QLabel("", self)
         self.leave_one_out.setWordWrap(True)
         self.leave_one_out.setStyleSheet(f"color: {SECONDARY_COLOUR}")
+        self.pool = QLabel("", self)  # what the model learned from the project's unlabelled images
+        self.pool.setWordWrap(True)
+        self.pool.setStyleSheet(f"color: {SECONDARY_COLOUR}")
+        self._model = model
         self.table = QTableWidget(0, len(HEADERS), self)
         self.table.setHorizontalHeaderLabels(list(HEADERS))
         self.table.verticalHeader().setVisible(False)
@@ -68,6 +72,7 @@ class QualityPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.headline)
         layout.addWidget(self.leave_one_out)
+        layout.addWidget(self.pool)
         layout.addWidget(self.table)
         layout.addWidget(self.summary)
         layout.addWidget(self.advice_label)
@@ -77,6 +82,8 @@ class QualityPanel(QWidget):
     @Slot(list, object)
     def show_quality(self, rows: list[ClassQuality], estimate: AccuracyEstimate | None = None) -> None:
         self._show_overall(rows, estimate)
+        self.pool.setText(pool_text(self._model.pool) if rows else "")
+        self.pool.setVisible(bool(rows))
         for column in EXPECTED_COLUMNS:
             self.table.setColumnHidden(column, estimate is None)
         self.table.setRowCount(len(rows))
@@ -163,6 +170,13 @@ class QualityPanel(QWidget):
     def advice(self) -> dict[str, str]:
         """Class -> its advice as shown ('OK' when none)."""
         return dict(self._advice)
+
+
+def pool_text(pool: str) -> str:
+    """The model's use of unlabelled images, as the panel says it (``pool`` from ``describe_pool``)."""
+    if pool in ("", "none"):
+        return "Learned from the labelled examples only: no unlabelled images were used (Model menu: Learn from unlabelled images)."
+    return f"Also learned from {pool} of this project, without their labels."
 
 
 def _percent(value: float) -> str:
