@@ -6,8 +6,6 @@ import argparse
 import sys
 from typing import Any
 
-from app.gui_requirements import gui_requirements_problem
-
 EPILOG = """Opens the window (also what 'raresight' alone does). On Linux the window needs a display and the
 X11 client libraries Qt links against; when any is missing, the packages to install are printed.
 
@@ -36,6 +34,7 @@ def open_window(paths: list[str]) -> int:
     Checked before Qt loads its platform plugin: Qt would abort the process with a misleading hint.
     """
     from app.display import NO_DISPLAY, display_available
+    from app.gui_requirements import gui_requirements_problem
 
     if not display_available():
         print(f"raresight: {NO_DISPLAY}", file=sys.stderr)

@@ -318,7 +318,7 @@ def evaluate(
     """
     ds = load_folder_dataset(dataset_dir, groups)
     adaptable = load_backbone(backbone).adaptable and adapt != "none"  # an unknown backbone is the first error
-    dropped = _dropped_classes(ds, None, shots, groups is not None)  # before the long embedding: fail fast
+    _dropped_classes(ds, None, shots, groups is not None)  # raises before the long embedding: fail fast
     emb, embed_seconds = embed_dataset(ds, backbone, adaptable, lambda f, m: report(progress, EMBED_SHARE * f, m), cancel)
     usable = emb.ok & ~_in_several_classes(emb, ds)
     readable = np.flatnonzero(usable)
@@ -351,11 +351,12 @@ def evaluate(
             pools = sample_pools(ds.labels[readable], ds.groups[readable], eps, unlabelled, seed) if unlabelled > 0 else []
             for i, ep in enumerate(eps):
                 check_cancel(cancel, "evaluation")
+                episode = _remap(ep, readable)
                 clf = PrototypicalClassifier(backbone, adapt=adapt, random_state=seed * 100003 + i)
-                records.append(run_episode(clf, emb, ds, _remap(ep, readable), coverage))
+                records.append(run_episode(clf, emb, ds, episode, coverage))
                 if pools:
                     clf = PrototypicalClassifier(backbone, adapt=adapt, pool_method=method, random_state=seed * 100003 + i)
-                    pooled.append((run_episode(clf, emb, ds, _remap(ep, readable), coverage, readable[pools[i]]), clf.pool_used_["images"]))
+                    pooled.append((run_episode(clf, emb, ds, episode, coverage, readable[pools[i]]), clf.pool_used_["images"]))
                 done, message = si * episodes + i + 1, f"{k}-shot episode {i + 1} of {episodes}"
                 report(progress, EMBED_SHARE + (1 - EMBED_SHARE) * done / total, message)
                 if episode_progress is not None:
@@ -366,7 +367,6 @@ def evaluate(
             records, pooled = [], []
     except KeyboardInterrupt as exc:
         if records and len(out.results) == si:  # shot count si has episodes but no summary yet
-            pooled = pooled[: len(records)]
             summary = _summary(records[: len(pooled) or len(records)], eff_ways, k, embed_seconds, dropped[k], pooled, unlabelled, method)
             _keep_unsummarised(out, summary, episodes)
         out.interrupted = True

@@ -26,7 +26,15 @@ from core.errors import NotFittedError
 from core.fewshot import adaptation
 from core.fewshot.calibration import TaskStatistics, load_calibration, prediction_sets, softmax, support_scale, wilson_interval
 from core.fewshot.features import FeatureConfig, l2, transform
-from core.fewshot.transductive import POOL_METHODS, REFINING_METHODS, PoolSettings, centres_on_pool, confident, refine_prototypes
+from core.fewshot.transductive import (
+    POOL_METHODS,
+    REFINING_METHODS,
+    PoolSettings,
+    centres_on_pool,
+    confident,
+    neg_sq_dist,
+    refine_prototypes,
+)
 from core.fewshot.validation import check_duplicates, check_empty_classes, check_labels, drop_unreadable
 
 log = logging.getLogger(__name__)
@@ -204,9 +212,7 @@ class PrototypicalClassifier:
         support set's own (the calibration was fitted on those)."""
         if self.pool_method not in REFINING_METHODS:
             return
-        assert self._frozen_mean is not None  # set by fit
-        frozen = l2(transform(pool_emb.raw, self._backbone().layout, self._config) - self._frozen_mean)
-        novelty = -_neg_sq_dist(frozen, self.frozen_prototypes_).max(axis=1) / self._novelty_spread
+        novelty = self._frozen_novelty(pool_emb)
         inliers = novelty <= settings.novelty_factor * self._calibration.unknown_cut(self.adapted_)
         z = l2(pool[inliers] - self._mean)
         z = z[confident(z, self.prototypes_, self.temperature_, settings)]
@@ -273,11 +279,16 @@ class PrototypicalClassifier:
         # in the task embedding when that is the frozen one, or for models saved before frozen novelty
         if self._frozen_mean is None or (not self.adapted_ and not self.centred_on_pool_):
             return np.asarray(-logits.max(axis=1) / self._spread, dtype=np.float64)
+        return self._frozen_novelty(emb)
+
+    def _frozen_novelty(self, emb: EmbeddingResult) -> FloatArray:
+        """Novelty of ``emb``'s images judged in the frozen embedding against the frozen prototypes."""
+        assert self._frozen_mean is not None  # set by fit (or restored)
         f = l2(transform(emb.raw, self._backbone().layout, self._config) - self._frozen_mean)
-        return np.asarray(-_neg_sq_dist(f, self.frozen_prototypes_).max(axis=1) / self._novelty_spread, dtype=np.float64)
+        return np.asarray(-neg_sq_dist(f, self.frozen_prototypes_).max(axis=1) / self._novelty_spread, dtype=np.float64)
 
     def _neg_sq_dist(self, q: npt.NDArray[np.float32]) -> FloatArray:
-        return _neg_sq_dist(q, self.prototypes_)
+        return neg_sq_dist(q, self.prototypes_)
 
     def _scores(self, X: Images) -> tuple[npt.NDArray[np.float32], FloatArray, FloatArray]:
         """Query embeddings, their logits and their novelty, from one pass."""
@@ -408,9 +419,3 @@ def _spread_of(loo: FloatArray | None, codes: npt.NDArray[np.int64], prototypes:
         return float(max(np.median(-loo[rows, codes[rows]]), 1e-3))
     d = ((prototypes[:, None] - prototypes[None]) ** 2).sum(-1)
     return float(max(np.median(d[np.triu_indices(len(d), 1)]) / 2, 1e-3))
-
-
-def _neg_sq_dist(q: npt.NDArray[np.float32], prototypes: npt.NDArray[np.float32]) -> FloatArray:
-    """Minus squared distance of each query (n, d) to each prototype (k, d): (n, k)."""
-    d = (q * q).sum(1)[:, None] - 2 * q @ prototypes.T + (prototypes**2).sum(1)[None, :]
-    return -np.asarray(d, dtype=np.float64)

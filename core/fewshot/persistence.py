@@ -74,7 +74,7 @@ def to_model_state(clf: PrototypicalClassifier, settings: dict[str, Any] | None 
         "adapt_mode": clf.adapt,
         "calibration": clf._calibration.to_dict(),
         "calibration_id": calibration_id(clf._calibration),
-        "pool_used": dict(getattr(clf, "pool_used_", {"images": 0, "method": "none"})),  # the prototypes are refined
+        "pool_used": dict(clf.pool_used_),  # the prototypes are refined
         **(settings or {}),
     }
     return ModelState(

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from core.fewshot.calibration import softmax
+from core.fewshot.features import l2
 from core.fewshot.pool_methods import POOL_METHODS, REFINING_METHODS
 
 FloatArray = npt.NDArray[np.float32]
@@ -50,26 +52,16 @@ def centres_on_pool(method: str, settings: PoolSettings) -> bool:
     return method == "centre" or (method in REFINING_METHODS and settings.centre)
 
 
-def _neg_sq_dist(x: FloatArray, prototypes: FloatArray) -> npt.NDArray[np.float64]:
-    d = (x * x).sum(1)[:, None] - 2 * x @ prototypes.T + (prototypes**2).sum(1)[None, :]
+def neg_sq_dist(q: FloatArray, prototypes: FloatArray) -> npt.NDArray[np.float64]:
+    """Minus squared distance of each query (n, d) to each prototype (k, d): (n, k)."""
+    d = (q * q).sum(1)[:, None] - 2 * q @ prototypes.T + (prototypes**2).sum(1)[None, :]
     return -np.asarray(d, dtype=np.float64)
-
-
-def _softmax(logits: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    out: npt.NDArray[np.float64] = e / e.sum(axis=1, keepdims=True)
-    return out
-
-
-def _unit(x: FloatArray) -> FloatArray:
-    out: FloatArray = (x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-8)).astype(np.float32)
-    return out
 
 
 def confident(pool: FloatArray, prototypes: FloatArray, temperature: float, settings: PoolSettings) -> npt.NDArray[np.bool_]:
     """(m,) which pool images are confident enough to refine prototypes: an image between classes (or of
     none of them) would pull prototypes together."""
-    top = _softmax(_neg_sq_dist(pool, prototypes) / temperature).max(axis=1)
+    top = softmax(neg_sq_dist(pool, prototypes) / temperature).max(axis=1)
     out: npt.NDArray[np.bool_] = top >= settings.min_confidence
     return out
 
@@ -103,7 +95,7 @@ def _soft_kmeans(
     counts = np.bincount(codes, minlength=k).astype(np.float64)
     protos = prototypes.astype(np.float64)
     for _ in range(s.iterations):
-        r = _softmax(_neg_sq_dist(pool, protos.astype(np.float32)) / temperature)  # (m, k) responsibilities
+        r = softmax(neg_sq_dist(pool, protos.astype(np.float32)) / temperature)  # (m, k) responsibilities
         protos = (sums + s.pool_weight * r.T @ pool) / (counts + s.pool_weight * r.sum(axis=0))[:, None]
     return protos.astype(np.float32)
 
@@ -111,7 +103,7 @@ def _soft_kmeans(
 def _bd_cspn(support: FloatArray, codes: npt.NDArray[np.int64], prototypes: FloatArray, pool: FloatArray, s: PoolSettings) -> FloatArray:
     shifted = pool + (support.mean(axis=0) - pool.mean(axis=0))  # intra-domain bias between support and pool
     x = np.concatenate([support, shifted]).astype(np.float32)
-    w = _softmax(s.sharpness * (_unit(x) @ _unit(prototypes).T).astype(np.float64))  # (n + m, k)
+    w = softmax(s.sharpness * (l2(x) @ l2(prototypes).T).astype(np.float64))  # (n + m, k)
     labels = np.concatenate([codes, w[len(support) :].argmax(axis=1)])
     out = np.empty_like(prototypes)
     for c in range(len(prototypes)):

@@ -94,7 +94,6 @@ def build_report(
     *,
     coverage: float,
     title: str = "RareSight report",
-    synthetic_data: bool = False,
     identifiers: bool = False,
     case_numbers: Sequence[int] | None = None,
     batch: BatchSummary | None = None,
@@ -134,9 +133,18 @@ def build_report(
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     estimate = model_accuracy_estimate(model.state.settings)
     quality = support_quality(model.classifier, estimate)
-    synthetic = synthetic_data or model.synthetic_images
     return ReportContent(
-        title, generated, coverage, card, quality, bins, cases, synthetic, accuracy_estimate=estimate, batch=batch, case_naming=case_naming
+        title,
+        generated,
+        coverage,
+        card,
+        quality,
+        bins,
+        cases,
+        model.synthetic_images,
+        accuracy_estimate=estimate,
+        batch=batch,
+        case_naming=case_naming,
     )
 
 

@@ -86,11 +86,13 @@ def labels_fingerprint(pairs: Sequence[tuple[str, str]]) -> str:
     return hashlib.sha256(json.dumps(sorted(pairs)).encode()).hexdigest()
 
 
-def _support(project: Project, records: Mapping[int, ImageRecord], copies: Path) -> tuple[list[str], list[str], list[str]]:
+def _support(
+    project: Project, records: Mapping[int, ImageRecord], labels: Mapping[int, str], copies: Path
+) -> tuple[list[str], list[str], list[str]]:
     """Readable paths (embedded copies under ``copies`` for missing files), classes and content hashes
     of the labelled images; a missing file without an embedded copy is an error."""
     paths, classes, hashes, missing = [], [], [], []
-    for image_id, class_name in sorted(project.labels().items()):
+    for image_id, class_name in sorted(labels.items()):
         record = records[image_id]
         path = readable_path(project, record, copies)
         if path is None:
@@ -150,10 +152,10 @@ def adapt_project(
     def stage(low: float, high: float) -> ProgressFn | None:
         return None if progress is None else (lambda f, m: progress(low + (high - low) * f, m))
 
-    labelled = set(project.labels())
-    unlabelled = unlabelled_records(images.values(), labelled)
+    labels = project.labels()
+    unlabelled = unlabelled_records(images.values(), set(labels))
     with tempfile.TemporaryDirectory(prefix="raresight-copies-") as copies:
-        paths, classes, hashes = _support(project, images, Path(copies))
+        paths, classes, hashes = _support(project, images, labels, Path(copies))
         method = (pool_method or DEFAULT_POOL_METHOD) if use_unlabelled else "none"
         # the pool's share of the progress bar: embedding it costs about what predicting costs
         fit_from = 0.3 if method != "none" and unlabelled else 0.0

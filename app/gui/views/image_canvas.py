@@ -66,10 +66,8 @@ class ImageCanvas(QWidget):
     def placeholder(self) -> str:
         return self._placeholder
 
-    def clear(self, placeholder: str | None = None) -> None:
+    def clear(self) -> None:
         self._image = None
-        if placeholder is not None:
-            self._placeholder = placeholder
         self.update()
 
     def shown_pixels(self) -> npt.NDArray[np.uint8] | None:

@@ -45,7 +45,6 @@ class ViewerPanel(QWidget):
         self._layout()
         self._set_frames(None)
         self.presets.setEnabled(False)
-        self._context = (False, 0)
         self._fit_presets()
         self.set_context(False, 0)
         self.canvas.windowDragged.connect(model.drag_window)
