@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from bench_json import emit  # noqa: E402
+from bench_json import emit, git_provenance  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "rbc-morphology"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -135,11 +135,10 @@ def main() -> int:
     args = parser.parse_args()
     if args.child:
         return child(args)
-    from core.evaluation.provenance import git_state
 
     report: dict[str, Any] = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "git": dict(zip(("sha", "uncommitted_changes"), git_state(REPO, untracked=False), strict=True)),
+        "git": git_provenance(REPO),
     }
     if not args.data.is_dir():
         report["skipped"] = f"{args.data} does not exist: the development domains are not beside this checkout"

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from bench_json import emit  # noqa: E402
 
 import core.scoring.output as output_module  # noqa: E402
+from core.evaluation.provenance import git_state  # noqa: E402
 from core.scoring.output import open_sink  # noqa: E402
 from core.scoring.records import NearestSupport, ScoreRow  # noqa: E402
 from core.store import ImageRecord, ModelState, Project  # noqa: E402
@@ -101,9 +101,8 @@ def label_check(root: Path, images: int, labelled: int) -> dict[str, float]:
 
 
 def git_sha() -> str:
-    done = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
-    dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain"], capture_output=True, text=True, check=False)
-    return done.stdout.strip() + ("+uncommitted" if dirty.stdout.strip() else "")
+    sha, dirty = git_state(REPO, untracked=False)
+    return f"{sha}{'+uncommitted' if dirty else ''}"
 
 
 def main() -> int:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import hashlib
-import json
 import os
 import platform
 import resource
@@ -34,6 +33,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+
+from bench_json import write_json  # noqa: E402
+
 TARGET_RATIO = 0.15
 
 
@@ -69,13 +72,12 @@ def imported_from(code: Path, env: dict[str, str]) -> str:
 
 
 def git_state(code: Path) -> dict[str, Any]:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(code), *args], capture_output=True, text=True, check=False).stdout.strip()
+    """The commit of the checkout at ``code`` and whether tracked files differ from it (None, None for a copy)."""
+    sys.path.insert(0, str(REPO))
+    from core.evaluation.provenance import git_state as checkout_state
 
-    commit = git("rev-parse", "HEAD")
-    if not commit:  # not a git checkout (a copy): the note says what it is
-        return {"commit": None, "uncommitted_changes": None}
-    return {"commit": commit, "uncommitted_changes": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    commit, dirty = checkout_state(code, untracked=False)
+    return {"commit": commit, "uncommitted_changes": dirty}
 
 
 def make_project(folder: Path, images: int) -> Path:
@@ -167,8 +169,7 @@ def main() -> None:
         "results": results,
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    write_json(report, args.out, indent=1)
     for name, result in results.items():
         cpu, wall, ratio = result["cpu_s_median"], result["wall_s_median"], result["cpu_ratio_to_import_torch"]
         print(f"{name:28} cpu {cpu:.3f} s  wall {wall:.3f} s  ratio {ratio}")

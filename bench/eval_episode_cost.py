@@ -23,9 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from bench_json import emit  # noqa: E402
-
-from core.evaluation.provenance import git_state  # noqa: E402
+from bench_json import emit, git_provenance  # noqa: E402
 
 
 def episode_seconds(dataset: Path, shots: int, episodes: int, adapt: str) -> list[float]:
@@ -63,7 +61,7 @@ def main() -> int:
     default_episodes = 300
     report: dict[str, Any] = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "git": dict(zip(("sha", "uncommitted_changes"), git_state(REPO, untracked=False), strict=True)),
+        "git": git_provenance(REPO),
         "torch_threads": 2,
         "cpu_count": os.cpu_count(),
         "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]},

@@ -17,7 +17,6 @@ bench says so and exits 0.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import multiprocessing
 import sys
@@ -33,6 +32,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 import episode_records as er  # noqa: E402
+from bench_json import write_json  # noqa: E402
 from lodo import git_sha  # noqa: E402
 
 from core.embedding import load_backbone  # noqa: E402
@@ -167,9 +167,7 @@ def main() -> int:
         "seed1_gain_over_none": {n: {d: gain_over_none(d, FIT_SEED, n) for d in er.DOMAINS} for n in names},
         "seed1_ece": {n: {f"{d} {k}-shot": runs[d, FIT_SEED, k]["candidates"][n]["ece"] for d in er.DOMAINS for k in SHOTS} for n in names},
     }
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(out, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    write_json(out, args.out, indent=1, allow_nan=False)
     return 0
 
 
