@@ -57,6 +57,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self._icon = icon_size
         self._status = show_status
+        self._lines: dict[tuple[str, int, str], list[str]] = {}  # name layout by (name, width, font): painted often, measured once
 
     def text_lines(self) -> int:
         return NAME_LINES + (1 if self._status else 0)
@@ -86,10 +87,19 @@ class ThumbnailDelegate(QStyledItemDelegate):
             text_rect = text_rect.translated(0, line)
         painter.setFont(option.font)  # type: ignore[attr-defined]
         painter.setPen(palette.highlightedText().color() if selected else palette.text().color())
-        for text in name_lines(file_name(index.data(PATH_ROLE)), painter.fontMetrics(), text_rect.width()):
+        for text in self._name_lines(file_name(index.data(PATH_ROLE)), painter, text_rect.width()):
             painter.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter, text)
             text_rect = text_rect.translated(0, line)
         painter.restore()
+
+    def _name_lines(self, name: str, painter: QPainter, width: int) -> list[str]:
+        key = (name, width, painter.font().key())
+        lines = self._lines.get(key)
+        if lines is None:
+            if len(self._lines) > 10_000:  # a big project scrolled through: start again rather than grow
+                self._lines.clear()
+            lines = self._lines[key] = name_lines(name, painter.fontMetrics(), width)
+        return lines
 
     def _paint_status(
         self,

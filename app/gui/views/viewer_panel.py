@@ -84,7 +84,11 @@ class ViewerPanel(QWidget):
         box.initStyleOption(option)
         contents = QSize(max(metrics.horizontalAdvance(t) for t in texts), metrics.height())
         box.setMinimumWidth(box.style().sizeFromContents(QStyle.ContentsType.CT_ComboBox, option, contents, box).width() + 8)
-        box.setToolTip(f"{box.currentText() or box.placeholderText()}\n{PRESETS_TIP}")
+        self._update_presets_tip()
+
+    def _update_presets_tip(self) -> None:
+        """The tooltip names the current choice (the box's texts, and so its width, change only with the image)."""
+        self.presets.setToolTip(f"{self.presets.currentText() or self.presets.placeholderText()}\n{PRESETS_TIP}")
 
     @Slot(object, bool)
     def _on_image(self, image: MedicalImage | None, new_file: bool) -> None:
@@ -118,7 +122,7 @@ class ViewerPanel(QWidget):
         self.presets.blockSignals(True)
         self.presets.setCurrentIndex(self._model.preset_index())
         self.presets.blockSignals(False)
-        self._fit_presets()
+        self._update_presets_tip()
         pixels = self._model.rendered()
         if pixels is not None:
             self.canvas.set_pixels(pixels)
