@@ -5,6 +5,10 @@ PNG thumbnail drawn from a pool of smooth noise images), inserted through ``Proj
 with a class, so every image also gets a label row and its audit row. Decoding 100,000 real images
 is the imaging benchmark's business, not this one's.
 
+It also records what lies beside the file while it is open (the ``-wal`` size after the last import
+commit) and whether the ``.raresight`` file copied alone, with the project still open, holds every
+committed image: the file must be complete on its own after every commit.
+
 Usage::
 
     .venv/bin/python bench/bench_store.py --images 100000 --out bench/results/store.json
@@ -15,10 +19,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
-import json
 import os
 import platform
 import random
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -30,9 +34,13 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFilter
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
-from core.store import ImageRecord, Project
+from bench_json import git_provenance, write_json  # noqa: E402
+
+from core.store import ImageRecord, Project  # noqa: E402
 
 CLASSES = ("sarcoidosis", "histiocytosis", "amyloidosis", "normal", "other")
 MODALITIES = ("CT", "MR", "CR", "DX", "US")
@@ -88,6 +96,72 @@ def _ms(values: list[float]) -> dict[str, float]:
     }
 
 
+def count_images(path: Path) -> int:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM images").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def copied_alone(path: Path) -> dict[str, Any]:
+    """The side files beside the open project, and how many images a copy of the file alone holds."""
+    wal = Path(f"{path}-wal")
+    copy_dir = Path(tempfile.mkdtemp(prefix="bench_store_copy_"))
+    try:
+        copy = copy_dir / path.name
+        shutil.copyfile(path, copy)
+        images_in_copy = count_images(copy)
+    finally:
+        shutil.rmtree(copy_dir, ignore_errors=True)
+    return {"wal_bytes_while_open": wal.stat().st_size if wal.exists() else 0, "images_in_file_copied_alone": images_in_copy}
+
+
+def small_batches_copied_alone(folder: Path, n_images: int, batch: int, pool: list[bytes]) -> dict[str, Any]:
+    """Import in the batches ``raresight project add`` commits (32), copying the file alone after each."""
+    path = folder / "small_batches.raresight"
+    short = 0
+    began = time.perf_counter()
+    with Project.create(path, actor="bench") as project:
+        for start in range(0, n_images, batch):
+            project.add_records(synthetic_records(start, min(batch, n_images - start), pool), class_name=CLASSES[0])
+            short += count_images_alone(path) < start + min(batch, n_images - start)
+    seconds = time.perf_counter() - began
+    for leftover in folder.glob(path.name + "*"):
+        leftover.unlink()
+    return {
+        "images": n_images,
+        "batch_size": batch,
+        "commits_missing_from_file_copied_alone": short,
+        "seconds_incl_copies": round(seconds, 2),
+    }
+
+
+def count_images_alone(path: Path) -> int:
+    """Images in the project file read alone, as a copy without its -wal would hold them."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM images").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def use_rollback_journal() -> None:
+    """The alternative to a checkpoint after each commit, measured for comparison: a rollback journal."""
+    from core.store import db
+
+    configure = db._configure
+
+    def rollback_journal(conn: sqlite3.Connection, readonly: bool) -> None:
+        configure(conn, readonly)
+        if not readonly:
+            conn.execute("PRAGMA journal_mode = DELETE")
+
+    db._configure = rollback_journal
+    if hasattr(db, "checkpoint"):
+        db.checkpoint = lambda conn: True
+
+
 def bench_import(path: Path, n_images: int, batch: int, pool: list[bytes]) -> dict[str, Any]:
     insert_seconds = 0.0
     with Project.create(path, actor="bench") as project:
@@ -96,6 +170,7 @@ def bench_import(path: Path, n_images: int, batch: int, pool: list[bytes]) -> di
             began = time.perf_counter()
             project.add_records(records, class_name=CLASSES[(start // batch) % len(CLASSES)])
             insert_seconds += time.perf_counter() - began
+        alone = copied_alone(path)
     return {
         "images": n_images,
         "batch_size": batch,
@@ -103,6 +178,7 @@ def bench_import(path: Path, n_images: int, batch: int, pool: list[bytes]) -> di
         "images_per_s": round(n_images / insert_seconds),
         "rows_per_s": round(4 * n_images / insert_seconds),
         "rows_per_image": "image + thumbnail + label + label audit row (plus one audit row per batch)",
+        "after_last_commit": alone,
     }
 
 
@@ -124,13 +200,61 @@ def bench_label(path: Path, n_images: int, repeat: int, seed: int) -> dict[str, 
         undo_times = timed(project.undo, max(repeat // 10, 5))
         redo_times = timed(project.redo, max(repeat // 10, 5))
         state_times = timed(project.undo_state, 20)
+        synchronous = {1: "NORMAL", 2: "FULL"}.get(int(project._db.conn.execute("PRAGMA synchronous").fetchone()[0]), "?")
     return {
         "label_one_image": _ms(label_times),
         "undo": _ms(undo_times),
         "redo": _ms(redo_times),
         "undo_state": _ms(state_times),
-        "synchronous": "FULL (every label is fsynced before the call returns)",
+        "synchronous": synchronous,
+        "syncs": "every label is fsynced before the call returns (WAL at COMMIT with FULL; WAL then file in the checkpoint)",
     }
+
+
+#: The label-commit variants compared on one open project: (journal mode, synchronous, checkpoint, anchor).
+COMMIT_VARIANTS = {
+    "as_before_wal_sync_full_no_checkpoint": ("WAL", 2, False, False),
+    "wal_sync_normal_checkpoint": ("WAL", 1, True, False),
+    "wal_sync_normal_checkpoint_anchor": ("WAL", 1, True, True),
+    "rollback_journal_delete_sync_normal": ("DELETE", 1, False, False),
+    "rollback_journal_delete_sync_full": ("DELETE", 2, False, False),
+}
+
+
+def bench_commit_variants(path: Path, n_images: int, rounds: int, seed: int) -> dict[str, Any] | None:
+    """A label's cost under each way of keeping the file whole, interleaved on one open project.
+
+    Each round runs every variant in turn (one untimed label first, to settle what the variant before
+    left), so a busy machine's slow spells and slow fsyncs fall on every variant alike. None when this
+    checkout does not checkpoint after commits (the store before the change).
+    """
+    from core.store import db
+
+    if not checkpoints_after_commit():
+        return None
+    rng = random.Random(seed)
+    real_checkpoint = db.checkpoint
+    times: dict[str, list[float]] = {name: [] for name in COMMIT_VARIANTS}
+    with Project.open(path, actor="bench") as project:
+        anchor, conn = project._db.after_commit, project._db.conn
+
+        def label() -> None:
+            project.label([rng.randint(1, n_images)], rng.choice(CLASSES))
+
+        try:
+            for _ in range(rounds):
+                for name, (journal, synchronous, checkpoint, anchored) in COMMIT_VARIANTS.items():
+                    conn.execute(f"PRAGMA journal_mode = {journal}")
+                    conn.execute(f"PRAGMA synchronous = {synchronous}")
+                    db.checkpoint = real_checkpoint if checkpoint else (lambda conn: True)
+                    project._db.after_commit = anchor if anchored else None
+                    label()
+                    times[name] += timed(label, 4)
+        finally:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            db.checkpoint, project._db.after_commit = real_checkpoint, anchor
+    return {name: _ms(values) for name, values in times.items()}
 
 
 def bench_reads(path: Path) -> dict[str, Any]:
@@ -166,6 +290,22 @@ def file_sizes(path: Path, n_images: int, pool: list[bytes]) -> dict[str, Any]:
     }
 
 
+def checkpoints_after_commit() -> bool:
+    from core.store import db
+
+    return getattr(db.checkpoint, "__module__", "") == "core.store.db" if hasattr(db, "checkpoint") else False
+
+
+def journal_mode(folder: Path) -> str:
+    """The journal mode a freshly opened project uses (what this checkout's store sets)."""
+    probe = folder / "journal_probe.raresight"
+    with Project.create(probe, actor="bench") as project:
+        mode = str(project._db.conn.execute("PRAGMA journal_mode").fetchone()[0])
+    for leftover in folder.glob(probe.name + "*"):
+        leftover.unlink()
+    return mode
+
+
 def run(n_images: int, workdir: Path | None, batch: int, repeat: int, seed: int) -> dict[str, Any]:
     root = Path(workdir or tempfile.mkdtemp(prefix="bench_store_"))
     root.mkdir(parents=True, exist_ok=True)
@@ -174,6 +314,9 @@ def run(n_images: int, workdir: Path | None, batch: int, repeat: int, seed: int)
         leftover.unlink()
     pool = thumbnail_pool(64, seed)
     result: dict[str, Any] = {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "git": git_provenance(REPO),
+        "journal": {"mode": journal_mode(path.parent), "checkpoint_after_each_commit": checkpoints_after_commit()},
         "machine": {
             "python": platform.python_version(),
             "sqlite": sqlite3.sqlite_version,
@@ -182,8 +325,10 @@ def run(n_images: int, workdir: Path | None, batch: int, repeat: int, seed: int)
         },
         "import": bench_import(path, n_images, batch, pool),
     }
+    result["small_batches"] = small_batches_copied_alone(root, min(n_images, 3200), 32, pool)
     result["open"] = bench_open(path, repeat=10)
     result["label"] = bench_label(path, n_images, repeat, seed)
+    result["label_by_commit_variant"] = bench_commit_variants(path, n_images, rounds=max(repeat // 8, 4), seed=seed)
     result["reads"] = bench_reads(path)
     result["size"] = file_sizes(path, n_images, pool)
     result["targets"] = {
@@ -202,13 +347,14 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, help="where to write the project (default: a new temporary folder)")
     parser.add_argument("--out", type=Path, help="write the JSON result here too")
+    parser.add_argument(
+        "--rollback-journal", action="store_true", help="measure the alternative: journal_mode DELETE instead of WAL + checkpoint"
+    )
     args = parser.parse_args()
+    if args.rollback_journal:
+        use_rollback_journal()
     result = run(args.images, args.workdir, args.batch, args.repeat, args.seed)
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
+    print(write_json(result, args.out, indent=1))
     return 0
 
 

@@ -11,7 +11,11 @@ the child reported, reopens the project as the application would (SQLite recover
 - every committed change the child reported is there, with the values it reported;
 - nothing is half-written: PRAGMA integrity_check and foreign_key_check are clean, and every
   labelling step has all of its label rows (``Project.verify`` checks both);
-- ``Project.verify`` finds nothing at all (audit chain, labels against audit rows, model hashes, files).
+- ``Project.verify`` finds nothing at all (audit chain, labels against audit rows, model hashes, files);
+- with ``copy_alone`` (the default), all of the above holds too for the ``.raresight`` file copied
+  alone (no ``-wal``) right after the kill, before anything reopens the original: the file must be
+  complete on its own after every commit. Only a kill inside a write may leave that copy damaged
+  (the checkpoint was copying pages into the file), and then opening or verifying it must say so.
 
 Usage::
 
@@ -26,6 +30,7 @@ import json
 import mmap
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import struct
@@ -42,9 +47,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
-from core.store import ModelState, PredictionRecord, Project, db, encode_safetensors
+from bench_json import git_provenance, write_json  # noqa: E402
+
+from core.errors import ProjectError  # noqa: E402
+from core.store import ModelState, PredictionRecord, Project, db, encode_safetensors  # noqa: E402
 
 CLASSES = ("sarcoidosis", "histiocytosis", "normal", "other")
 
@@ -252,6 +262,7 @@ class Tally:
     phases: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PHASES, 0))
     commits: int = 0
     commit_being_written: int = 0
+    copies_alone_damaged_in_a_write: int = 0
     failures: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -289,8 +300,36 @@ def kill_once(
     return reader.lines, phase, died_first
 
 
-def run(kills: int = 200, files: int = 300, workdir: Path | None = None, seed: int = 0, max_delay: float = 0.5) -> dict[str, Any]:
-    """Kill the child ``kills`` times, reopening and checking after each; returns figures and every problem found."""
+def check_copy_alone(project_path: Path, folder: Path, tally: Tally, in_write: bool) -> list[str]:
+    """Check the project file copied alone (as a user mailing "the project" would), before anything reopens it.
+
+    A kill inside a write may land while the checkpoint copies pages into the file: the file alone is
+    then half old, half new, and only its -wal makes it whole. That copy may be damaged, never silently:
+    opening or verifying it must say so.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    copy = folder / project_path.name
+    shutil.copyfile(project_path, copy)
+    try:
+        problems = check(copy, tally.reported)
+    except ProjectError as exc:
+        problems = [f"refused: {exc}"]
+    finally:
+        shutil.rmtree(folder)
+    said_so = any(not p.startswith("reported ") for p in problems)
+    if in_write and problems and said_so:
+        tally.copies_alone_damaged_in_a_write += 1
+        return []
+    return [f"copied alone: {p}" for p in problems]
+
+
+def run(
+    kills: int = 200, files: int = 300, workdir: Path | None = None, seed: int = 0, max_delay: float = 0.5, copy_alone: bool = True
+) -> dict[str, Any]:
+    """Kill the child ``kills`` times, checking the file copied alone and then the reopened project after each.
+
+    Returns figures and every problem found.
+    """
     root = Path(workdir or tempfile.mkdtemp(prefix="crash_store_"))
     make_images(root / "images", files, seed)
     project_path = root / "crash.raresight"
@@ -304,6 +343,8 @@ def run(kills: int = 200, files: int = 300, workdir: Path | None = None, seed: i
         tally.commit_being_written += wal_tail(project_path)[1] > 0
         tally.commits += _collect(lines, tally.reported)
         problems = [f"the child stopped by itself (exit status {died_first})"] if died_first is not None else []
+        if copy_alone and project_path.exists():
+            problems += check_copy_alone(project_path, root / "alone", tally, in_write=phase in PHASES[1:3])
         problems += check(project_path, tally.reported) if project_path.exists() else []
         if problems:
             tally.failures.append({"kill": attempt + 1, "problems": problems[:10]})
@@ -311,6 +352,8 @@ def run(kills: int = 200, files: int = 300, workdir: Path | None = None, seed: i
         info = project.info().to_dict()
     return {
         "kills": kills,
+        "file_copied_alone_checked": copy_alone,
+        "copies_alone_damaged_by_a_kill_inside_a_write_and_reported_so": tally.copies_alone_damaged_in_a_write,
         "kills_by_moment": tally.phases,
         "kills_while_a_commit_was_being_written_to_the_wal": tally.commit_being_written,
         "reported_commits_checked": tally.commits,
@@ -332,17 +375,17 @@ def main() -> int:
     parser.add_argument("--max-delay", type=float, default=0.5, help="longest wait (s) between the child opening the file and the kill")
     parser.add_argument("--workdir", type=Path, help="where to put the images and the project (default: a new temporary folder)")
     parser.add_argument("--out", type=Path, help="write the JSON result here too")
+    parser.add_argument("--no-copy-alone", action="store_true", help="skip checking the project file copied alone after each kill")
     parser.add_argument("--child", nargs=3, metavar=("PROJECT", "FOLDER", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(Path(args.child[0]), Path(args.child[1]), int(args.child[2]))
         return 0
-    result = run(args.kills, args.files, args.workdir, args.seed, args.max_delay)
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
+    # The audit anchors of these throw-away projects go to a temporary folder, not the user's own.
+    os.environ.setdefault("RARESIGHT_DATA_DIR", tempfile.mkdtemp(prefix="crash_store_data_"))
+    provenance = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "git": git_provenance(REPO)}
+    result = run(args.kills, args.files, args.workdir, args.seed, args.max_delay, copy_alone=not args.no_copy_alone)
+    print(write_json({**provenance, **result}, args.out, indent=1))
     return 0 if not result["failures"] else 1
 
 

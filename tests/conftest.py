@@ -25,6 +25,8 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "xdg-config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "xdg-cache"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "xdg-state"))
+    monkeypatch.setenv("RARESIGHT_DATA_DIR", str(home / "data"))  # audit anchors
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "xdg-data"))
 
 
 @pytest.fixture

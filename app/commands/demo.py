@@ -28,14 +28,15 @@ def register(subparsers: Any) -> None:
 
 def run_demo_command(args: argparse.Namespace) -> int:
     from core.demo.project import UNLABELLED_CLASS, run_demo
+    from core.privacy.paths import path_for_display as shown  # an --out folder named in any bytes still prints
 
     bar = TerminalProgress(unit="%")
     result = run_demo(args.out, budget_s=args.budget_s, progress=lambda f, m: bar(round(100 * f), 100, m))
     bar.finish()
     print("RareSight demo (synthetic images; research use only, not for clinical diagnosis)")
-    print(f"  project:     {result.project} (model version {result.model_version})")
-    print(f"  predictions: {result.predictions}")
-    print(f"  report:      {result.report_html} and {result.report_pdf}")
+    print(f"  project:     {shown(result.project)} (model version {result.model_version})")
+    print(f"  predictions: {shown(result.predictions)}")
+    print(f"  report:      {shown(result.report_html)} and {shown(result.report_pdf)}")
     print(f"  labelled classes: {result.correct}/{result.known_queries} queries predicted correctly")
     print(f"  '{UNLABELLED_CLASS}' (never labelled): {result.unknown_flagged}/{result.unknown_queries} flagged 'none of these'")
     if args.headless:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.commands.scan import no_files_message
+from core.privacy.paths import path_for_display as shown  # any file name prints, with U+FFFD for bytes that are not UTF-8
 
 if TYPE_CHECKING:  # the project commands load only the store; the model code loads for 'info' on a model
     from core.fewshot.estimate import AccuracyEstimate
@@ -57,7 +58,15 @@ def register(subparsers: Any) -> None:
         "--recursive", "-r", action="store_true", help="descend into subfolders (default: only the files directly in each folder)"
     )
     sub.add_argument(
-        "--embed", action="store_true", help="store copies of the files in the project (portable, larger; default: referenced by path)"
+        "--embed",
+        action="store_true",
+        help="store copies of the files in the project (portable, larger; default: referenced by path); DICOM copies are "
+        "de-identified (DICOM PS3.15 basic profile: names, IDs, birth date, UIDs, free text removed or replaced; pixels unchanged)",
+    )
+    sub.add_argument(
+        "--embed-identifiable",
+        action="store_true",
+        help="store copies as they are, patient names and dates included (implies --embed; only where the project may hold them)",
     )
     sub.add_argument("--user", help="who is working (default: login name)")
     sub = add("label", "label images of the project (given by their files) as one class", run_label)
@@ -82,7 +91,7 @@ def run_create(args: argparse.Namespace) -> int:
     from core.store import Project
 
     with Project.create(args.project, actor=args.user) as project:
-        print(f"created {project.path}")
+        print(f"created {shown(project.path)}")
     return 0
 
 
@@ -92,15 +101,16 @@ def run_add(args: argparse.Namespace) -> int:
     if args.relabel and not args.class_name:
         print("raresight project add: --relabel needs --class C (the class to move the files to)", file=sys.stderr)
         return 2
+    from core.store.images import IDENTIFIABLE
+
+    embed = IDENTIFIABLE if args.embed_identifiable else args.embed
     with Project.open(args.project, actor=args.user) as project:
-        report = project.add_images(
-            args.paths, recursive=args.recursive, class_name=args.class_name, relabel=args.relabel, embed=args.embed
-        )
+        report = project.add_images(args.paths, recursive=args.recursive, class_name=args.class_name, relabel=args.relabel, embed=embed)
     if not (report.added or report.duplicates or report.failed):
         print(f"raresight project add: {no_files_message(args.paths, args.recursive)}; nothing was added", file=sys.stderr)
         return 2
     for _, message in report.failed:
-        print(f"FAIL  {message}")
+        print(f"FAIL  {shown(message)}")
     _print_label_conflicts(report)
     summary = f"added {len(report.added)} image(s), {len(report.duplicates)} already in the project, {len(report.failed)} could not be read"
     if args.class_name:
@@ -113,11 +123,13 @@ def run_add(args: argparse.Namespace) -> int:
 
 def _print_label_conflicts(report: ImportReport) -> None:
     for change in report.relabelled:
-        print(f"RELABELLED  {change.path}: {change.current!r} -> {change.requested!r}")
+        print(shown(f"RELABELLED  {change.path}: {change.current!r} -> {change.requested!r}"))
     for conflict in report.label_conflicts:
         print(
-            f"KEPT  {conflict.path}: already in the project as {conflict.current!r}, not relabelled {conflict.requested!r}; "
-            "add --relabel to change its class"
+            shown(
+                f"KEPT  {conflict.path}: already in the project as {conflict.current!r}, not relabelled {conflict.requested!r}; "
+                "add --relabel to change its class"
+            )
         )
 
 
@@ -127,7 +139,7 @@ def run_label(args: argparse.Namespace) -> int:
     with Project.open(args.project, actor=args.user) as project:
         found, unknown = project.find_images(args.paths)
         for path in unknown:
-            print(f"FAIL  {path}: not an image of this project; add it first with 'raresight project add'")
+            print(f"FAIL  {shown(path)}: not an image of this project; add it first with 'raresight project add'")
         ids = [image_id for ids in found.values() for image_id in ids]
         step = project.label(ids, args.class_name, note=args.note) if ids else None
     changed = 0 if step is None else step.n_labels
@@ -161,15 +173,17 @@ def run_info(args: argparse.Namespace) -> int:
     with Project.open(args.project, readonly=True) as project:
         info = project.info()
         state = project.model_settings()  # not the arrays: info stays quick (no numpy)
+        head = project.audit_head()
     estimate = None if state is None else model_accuracy_estimate(state[1])
     if args.json:
         model = None
         if state is not None:
             accuracy = None if estimate is None else estimate.to_dict()
             model = {"version": state[0], "accuracy_estimate": accuracy, "unlabelled_pool": pool_used(state[1])}
-        print(json.dumps({**info.to_dict(), "model": model}, indent=1))
+        audit_head = {"row": head.row_id, "hash": head.hash}
+        print(json.dumps({**info.to_dict(), "model": model, "audit_head": audit_head}, indent=1))
         return 0
-    print(f"project        {info.path} (schema {info.schema_version}, created {info.created_at})")
+    print(f"project        {shown(info.path)} (schema {info.schema_version}, created {info.created_at})")
     print(f"images         {info.images} ({info.embedded_images} embedded)")
     print(f"labelled       {info.labelled_images}")
     for name, count in info.classes.items():
@@ -180,6 +194,7 @@ def run_info(args: argparse.Namespace) -> int:
         print(f"unlabelled     learned from {describe_pool(state[1])}")
     print(f"predictions    {info.predictions}")
     print(f"audit entries  {info.audit_entries}")
+    print(f"audit head     row {head.row_id}, hash {head.hash}")
     return 0
 
 
@@ -204,8 +219,8 @@ def run_verify(args: argparse.Namespace) -> int:
         print(json.dumps([{"kind": f.kind, "message": f.message, "row_id": f.row_id} for f in findings], indent=1))
     else:
         for finding in findings:
-            print(f"FAIL  {finding}")
-        print(f"{args.project}: {'ok' if not findings else f'{len(findings)} problem(s)'}")
+            print(f"FAIL  {shown(str(finding))}")
+        print(f"{shown(args.project)}: {'ok' if not findings else f'{len(findings)} problem(s)'}")
     return 1 if findings else 0
 
 

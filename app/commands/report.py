@@ -44,6 +44,7 @@ def register(subparsers: Any) -> None:
 def run_report(args: argparse.Namespace) -> int:
     # torch and matplotlib: loaded only when a report is made
     import core.metatrain.backbone_file  # noqa: F401  (registers .rsbackbone files with load_backbone)
+    from core.privacy.paths import path_for_display, special_file_kind, special_file_message
     from core.reports import write_html, write_pdf
     from core.reports.build import build_report
     from core.scoring.pipeline import load_project_model, score_images
@@ -51,15 +52,19 @@ def run_report(args: argparse.Namespace) -> int:
 
     suffix = args.out.suffix.lower()
     if suffix not in (".pdf", ".html", ".htm"):
-        raise ReportError(f"{args.out}: end the file name in .pdf or .html")
+        raise ReportError(f"{path_for_display(args.out)}: end the file name in .pdf or .html")
     with Project.open(args.project, readonly=True) as project:
         model = load_project_model(project)
+    for image in args.images:
+        kind = special_file_kind(image)  # a FIFO or device would block the reader
+        if kind is not None:
+            raise ReportError(special_file_message(image, kind))
     rows: list[ScoreRow] = []
     for item in score_images(model, [str(p) for p in args.images], coverage=args.coverage):
         if isinstance(item, ScoreError):
-            raise ReportError(item.error)
+            raise ReportError(path_for_display(item.error))
         rows.append(item)
     content = build_report(model, rows, coverage=args.coverage, identifiers=args.identifiers)
     (write_pdf if suffix == ".pdf" else write_html)(content, args.out)
-    print(f"report: {args.out}")
+    print(f"report: {path_for_display(args.out)}")
     return 0

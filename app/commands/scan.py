@@ -39,24 +39,27 @@ def register(subparsers: Any) -> None:
 
 
 def _print_result(result: ScanResult, quiet: bool) -> None:
+    from core.privacy.paths import path_for_display  # names that are not UTF-8 would break the terminal
+
     if result.ok:
         if not quiet:
-            print(
-                f"ok    {result.path}  ({result.format} {result.modality or '-'} {result.width}x{result.height}, {result.frames} frame(s))"
-            )
+            size = f"{result.width}x{result.height}, {result.frames} frame(s)"
+            print(f"ok    {path_for_display(result.path)}  ({result.format} {result.modality or '-'} {size})")
     else:
-        print(f"FAIL  {result.error}")
+        print(f"FAIL  {path_for_display(result.error or '')}")
 
 
 def no_files_message(paths: Iterable[str | os.PathLike[str]], recursive: bool) -> str:
     """Where no file was found, and the hint when subfolders were not looked into."""
+    from core.privacy.paths import path_for_display
+
     folders = [Path(path) for path in paths]
-    message = f"no files found in {', '.join(str(folder) for folder in folders)}"
+    message = f"no files found in {', '.join(path_for_display(folder) for folder in folders)}"
     if recursive:
         return message + " or their subfolders (hidden files are skipped)"
     nested = [folder for folder in folders if any(_visible_subfolders(folder))]
     if nested:
-        return message + f"; {nested[0]} has subfolders: add --recursive (-r) to look inside them"
+        return message + f"; {path_for_display(nested[0])} has subfolders: add --recursive (-r) to look inside them"
     return message + " (hidden files are skipped)"
 
 

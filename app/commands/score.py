@@ -12,6 +12,8 @@ from typing import Any
 from app.terminal_progress import TerminalProgress
 from core.defaults import DEFAULT_COVERAGE
 from core.errors import RareSightError
+from core.privacy.paths import path_for_display as display  # any file name prints, with U+FFFD for bytes that are not UTF-8
+from core.privacy.paths import special_file_kind, special_file_message
 from core.scoring.output import open_sink, read_rows, update_errors
 from core.scoring.records import ScoreError, ScoreRow
 
@@ -80,7 +82,7 @@ def register(subparsers: Any) -> None:
 def run_score(args: argparse.Namespace) -> int:
     import core.metatrain.backbone_file  # noqa: F401  (registers .rsbackbone files with load_backbone)
     from core.imaging import iter_files
-    from core.scoring.pipeline import load_project_model, score_images  # torch: loaded only when scoring
+    from core.scoring.pipeline import load_project_model, score_images, stamp_audit_head  # torch: loaded only when scoring
     from core.store import Project
 
     files = [str(path) for path in iter_files(args.paths, args.recursive)]
@@ -90,20 +92,27 @@ def run_score(args: argparse.Namespace) -> int:
         model = load_project_model(project)
     sink = open_sink(args.out, model.classes)
     done = sink.done_keys()
-    todo = [path for path in files if path not in done]
-    resumed = len(files) - len(todo)
-    if resumed:
-        print(f"resuming: {resumed} image(s) already in {args.out}", file=sys.stderr)
-    bar = TerminalProgress()
     run = _Run()
+    todo = []
+    for path in files:
+        kind = special_file_kind(path)  # a FIFO or device would block the reader: skipped with the reason
+        if kind is not None:
+            run.errors.append(ScoreError(path, special_file_message(path, kind)))
+            run.attempted.append(path)
+        elif path not in done:
+            todo.append(path)
+    resumed = len(files) - len(todo) - len(run.errors)
+    if resumed:
+        print(f"resuming: {resumed} image(s) already in {display(args.out)}", file=sys.stderr)
+    bar = TerminalProgress()
     try:
         run.write(sink, score_images(model, todo, coverage=args.coverage, progress=lambda f, m: bar(round(f * len(todo)), len(todo), m)))
     except KeyboardInterrupt:
         bar.finish()
         listed = update_errors(args.out, run.attempted, run.errors)
         print(
-            f"interrupted: {run.scored + resumed} row(s) are in {args.out}"
-            + (f", unreadable files in {listed}" if listed else "")
+            f"interrupted: {run.scored + resumed} row(s) are in {display(args.out)}"
+            + (f", unreadable files in {display(listed)}" if listed else "")
             + "; run the same command again to resume",
             file=sys.stderr,
         )
@@ -112,15 +121,19 @@ def run_score(args: argparse.Namespace) -> int:
     scored, errors = run.scored, run.errors
     listed = update_errors(args.out, run.attempted, errors)
     for error in errors:
-        print(f"FAIL  {error.error}")
+        print(f"FAIL  {display(error.error)}")
     if args.report_dir is not None:
         _batch_report(args, model)
     print(
         f"{len(files)} file(s): {scored} scored now, {resumed} already done, {len(errors)} unreadable"
-        + (f" (see {listed})" if errors else "")
+        + (f" (see {display(listed)})" if errors and listed else "")
     )
     if listed and not errors:
-        print(f"earlier runs' unreadable files are still listed in {listed}")
+        print(f"earlier runs' unreadable files are still listed in {display(listed)}")
+    if model.audit_head is not None:  # keep it with the results: a later rewrite of the project's audit log shows
+        stamped = stamp_audit_head(args.out, model.audit_head)
+        where = f" (also in {display(args.out)}'s metadata)" if stamped else ""
+        print(f"project audit head: row {model.audit_head.row_id}, chain hash {model.audit_head.hash}{where}")
     if errors and not scored and not resumed:
         print("no file could be read as an image: score DICOM, PNG, JPEG, TIFF or BMP files (the reasons are above)")
     return 1 if errors else 0
@@ -161,11 +174,11 @@ class _Run:
 def no_files_reason(paths: list[str], recursive: bool) -> str:
     """Why the paths hold nothing to score, and what to do (``--recursive`` when only subfolders have files)."""
     folders = [Path(p) for p in paths if Path(p).is_dir()]
-    shown = ", ".join(str(p) for p in folders[:3]) + (f" and {len(folders) - 3} more" if len(folders) > 3 else "")
+    named = ", ".join(display(p) for p in folders[:3]) + (f" and {len(folders) - 3} more" if len(folders) > 3 else "")
     with_subfolders = [f for f in folders if any(c.is_dir() and not c.name.startswith(".") for c in f.iterdir())]
     if with_subfolders and not recursive:
-        return f"no files directly in {shown}, only in subfolders; add --recursive to score the files in subfolders"
-    return f"no files to score in {shown}; check the folder, or name image files"
+        return f"no files directly in {named}, only in subfolders; add --recursive to score the files in subfolders"
+    return f"no files to score in {named}; check the folder, or name image files"
 
 
 def _batch_report(args: argparse.Namespace, model: Any) -> None:
@@ -174,12 +187,12 @@ def _batch_report(args: argparse.Namespace, model: Any) -> None:
 
     rows = read_rows(args.out, model.classes)  # every row of the output, earlier runs' too
     if not rows:
-        print(f"report: not written, {args.out} holds no scored image")
+        print(f"report: not written, {display(args.out)} holds no scored image")
         return
     content = build_batch_report(
-        model, rows, coverage=args.coverage, source=args.out.name, shown=REPORT_CASES, identifiers=args.identifiers
+        model, rows, coverage=args.coverage, source=display(args.out.name), shown=REPORT_CASES, identifiers=args.identifiers
     )
     args.report_dir.mkdir(parents=True, exist_ok=True)
     write_html(content, args.report_dir / "batch_report.html")
     write_pdf(content, args.report_dir / "batch_report.pdf")
-    print(f"report: {args.report_dir / 'batch_report.html'} and .pdf")
+    print(f"report: {display(args.report_dir / 'batch_report.html')} and .pdf")

@@ -22,7 +22,7 @@ from core.errors import RareSightError
 from core.reports import write_html, write_pdf
 from core.reports.build import build_report
 from core.scoring.output import open_sink
-from core.scoring.pipeline import DEFAULT_COVERAGE, load_project_model, score_images
+from core.scoring.pipeline import DEFAULT_COVERAGE, load_project_model, score_images, stamp_audit_head
 from core.scoring.records import ScoreError, ScoreRow
 from core.store import ClassInfo, ImageRecord, ImportReport, PredictionRecord, Project, UndoState
 from core.store.folder_classes import ClassFolders
@@ -169,8 +169,8 @@ def export_predictions(
 ) -> int:
     """Score every image of the project with its adapted model into ``output`` (CSV, JSONL, Parquet).
 
-    The same rows ``raresight score`` writes. The export is recorded in the audit log.
-    Returns the number of rows written.
+    The same rows ``raresight score`` writes; a Parquet file also holds the project's audit head in its
+    metadata, as there. The export is recorded in the audit log. Returns the number of rows written.
     """
     model = load_project_model(project)
     if output.exists():
@@ -191,6 +191,7 @@ def export_predictions(
         written += len(batch)
     finally:
         sink.close()
+    stamp_audit_head(output, model.audit_head)
     project.record_event("export", {"path": str(output), "rows": written, "model_version": model.version, "coverage": coverage})
     return written
 

@@ -1,7 +1,9 @@
 """Medical image reading: DICOM and raster files to :class:`MedicalImage`.
 
 The names below load on first use (PEP 562): a project opens, and ``iter_files`` walks a folder,
-without loading numpy, pydicom or Pillow.
+without loading numpy, pydicom or Pillow. Code outside this package that decodes image bytes itself
+(thumbnails, say) wraps the call in ``decoder_boundary`` so that whatever the decoder raises becomes
+an ImageReadError; the budgets are in :mod:`core.imaging.limits`.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from typing import TYPE_CHECKING
 from core.lazy import lazy_getattr
 
 if TYPE_CHECKING:
+    from core.imaging.boundary import decoder_boundary
     from core.imaging.loader import DICOM_SUFFIXES, RASTER_SUFFIXES, load_image, read_file_bytes, sniff_format
     from core.imaging.medical_image import MedicalImage, Window, apply_linear_window
     from core.imaging.scan import ScanResult, iter_files, scan_file, scan_paths
 
 _HOME = {
+    "decoder_boundary": "boundary",
     "DICOM_SUFFIXES": "loader",
     "RASTER_SUFFIXES": "loader",
     "load_image": "loader",
@@ -37,6 +41,7 @@ __all__ = [
     "ScanResult",
     "Window",
     "apply_linear_window",
+    "decoder_boundary",
     "iter_files",
     "load_image",
     "read_file_bytes",

@@ -6,7 +6,6 @@ import contextlib
 import hashlib
 import logging
 import warnings
-import zlib
 from io import BytesIO
 from typing import Any
 
@@ -20,6 +19,9 @@ from pydicom.pixels.utils import get_nr_frames, pixel_array
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from core.errors import ImageReadError
+from core.imaging.boundary import REEXPORT as _REEXPORT
+from core.imaging.boundary import decoder_boundary
+from core.imaging.dicom_checks import NOT_DICOM, NOT_DICOM_ADVICE, check_bytes, check_frame, check_header, inflate_frame
 from core.imaging.medical_image import (
     MedicalImage,
     Window,
@@ -45,22 +47,15 @@ _PIXEL_DESCRIPTION = (
     "PlanarConfiguration",
 )
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
-_REEXPORT = "export the image again from the scanner or PACS"
 
 
 def read_dicom(path: str, data: bytes, content_hash: str, frame: int | None, window_index: int) -> MedicalImage:
     """Decode one frame of a DICOM file held in ``data`` (its bytes)."""
     # pydicom warns about odd element values, quoting them: they can be patient data, so these
     # warnings are dropped rather than shown or logged.
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), decoder_boundary(path, "pixel values or header elements could not be interpreted"):
         warnings.simplefilter("ignore")
-        try:
-            return _read_dicom(path, data, content_hash, frame, window_index)
-        except ImageReadError:
-            raise
-        except Exception as exc:  # malformed elements surface as any type; bad input never escapes
-            reason = f"pixel values or header elements could not be interpreted ({type(exc).__name__}: {_first_line(exc)})"
-            raise ImageReadError(path, reason, _REEXPORT) from exc
+        return _read_dicom(path, data, content_hash, frame, window_index)
 
 
 def _read_dicom(path: str, data: bytes, content_hash: str, frame: int | None, window_index: int) -> MedicalImage:
@@ -80,6 +75,8 @@ def _read_dicom(path: str, data: bytes, content_hash: str, frame: int | None, wi
         raise ImageReadError(
             path, f"frame {index} asked for, but the file has {n_frames} frame(s)", f"choose a frame from 0 to {n_frames - 1}"
         )
+    check_header(path, ds)  # the pixel budget, before any decoder allocates what a header claims
+    check_frame(path, ds, index, n_frames)
     raw = _decode(path, ds, index)
     photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
     metadata = safe_metadata(ds, n_frames)
@@ -92,25 +89,25 @@ def _read_dicom(path: str, data: bytes, content_hash: str, frame: int | None, wi
 
 
 def _parse(path: str, data: bytes) -> Dataset:
+    check_bytes(path, data)  # zeros, noise and deflate bombs are refused before pydicom parses them
     ds: Dataset
     try:
-        ds = pydicom.dcmread(BytesIO(data))
-    except InvalidDicomError:
+        with decoder_boundary(path, "DICOM file is damaged or truncated"):
+            ds = pydicom.dcmread(BytesIO(data))
+    except ImageReadError as exc:
+        if not isinstance(exc.__cause__, InvalidDicomError):
+            raise
         ds = _parse_without_header(path, data)
-    except Exception as exc:  # pydicom raises many types on malformed input
-        raise ImageReadError(path, f"DICOM file is damaged or truncated ({type(exc).__name__})", _REEXPORT) from exc
     _ensure_transfer_syntax(ds)
     return ds
 
 
 def _parse_without_header(path: str, data: bytes) -> Dataset:
     """Files written without the 128-byte preamble and 'DICM' (old or raw exports)."""
-    try:
+    with decoder_boundary(path, NOT_DICOM, NOT_DICOM_ADVICE):
         ds = pydicom.dcmread(BytesIO(data), force=True)
-    except Exception as exc:
-        raise ImageReadError(path, "not a DICOM file and not a supported image format", "open DICOM, PNG, JPEG, TIFF or BMP files") from exc
     if "Rows" not in ds and not any(keyword in ds for keyword in _PIXEL_KEYWORDS) and "SOPClassUID" not in ds:
-        raise ImageReadError(path, "not a DICOM file and not a supported image format", "open DICOM, PNG, JPEG, TIFF or BMP files")
+        raise ImageReadError(path, NOT_DICOM, NOT_DICOM_ADVICE)
     return ds
 
 
@@ -138,28 +135,37 @@ def _frame_count(path: str, ds: Dataset) -> int:
 def _decode(path: str, ds: Dataset, index: int) -> np.ndarray:
     syntax = ds.file_meta.TransferSyntaxUID
     try:
-        if syntax == DEFLATED_IMAGE_FRAME_COMPRESSION:
-            return _inflate_frame(ds, index)
-        return np.asarray(pixel_array(ds, index=index))
-    except NotImplementedError as exc:
-        raise ImageReadError(
+        with decoder_boundary(path, "pixel data could not be decoded"):
+            if syntax == DEFLATED_IMAGE_FRAME_COMPRESSION:
+                return _inflate_frame(path, ds, index)
+            return np.asarray(pixel_array(ds, index=index))
+    except ImageReadError as exc:
+        if isinstance(exc.__cause__, NotImplementedError | RuntimeError):
+            raise _decoder_error(path, syntax, exc.__cause__) from exc.__cause__
+        raise
+
+
+def _decoder_error(path: str, syntax: UID, exc: BaseException) -> ImageReadError:
+    """Words for what pydicom raises when no decoder, or every decoder, failed."""
+    if isinstance(exc, NotImplementedError):
+        return ImageReadError(
             path,
             f"pixel data in an unsupported form ({syntax_name(syntax)}: {_first_line(exc)})",
             "export the image uncompressed, 8 or 16 bits per sample",
-        ) from exc
-    except RuntimeError as exc:
-        if "missing dependencies" in str(exc) or "no decoding plugins" in str(exc).lower():
-            raise ImageReadError(
-                path,
-                f"pixel data compressed as {syntax_name(syntax)}, and no installed decoder can read it",
-                "reinstall RareSight with its pylibjpeg decoders, or export the series uncompressed",
-            ) from exc
-        raise ImageReadError(path, f"{syntax_name(syntax)} pixel data could not be decoded ({_plugin_reason(exc)})", _REEXPORT) from exc
-    except Exception as exc:  # decoders raise ValueError, KeyError, struct.error, ...
-        raise ImageReadError(path, f"pixel data could not be decoded ({type(exc).__name__}: {_first_line(exc)})", _REEXPORT) from exc
+        )
+    if "missing dependencies" in str(exc) or "no decoding plugins" in str(exc).lower():
+        return ImageReadError(
+            path,
+            f"pixel data compressed as {syntax_name(syntax)}, and no installed decoder can read it",
+            "reinstall RareSight with its pylibjpeg decoders, or export the series uncompressed",
+        )
+    reason = _plugin_reason(exc)
+    if "memory" in reason.lower():  # a decoder's allocation failed; pydicom wraps it in RuntimeError
+        return ImageReadError(path, f"not enough memory to decode this image ({reason})", "close other programs and try again")
+    return ImageReadError(path, f"{syntax_name(syntax)} pixel data could not be decoded ({reason})", _REEXPORT)
 
 
-def _inflate_frame(ds: Dataset, index: int) -> np.ndarray:
+def _inflate_frame(path: str, ds: Dataset, index: int) -> np.ndarray:
     """Deflated Image Frame Compression (2024): each frame is a raw deflate stream of native pixels.
 
     pydicom 3.0 has no decoder for it; inflate the one frame and decode it as native data.
@@ -173,7 +179,8 @@ def _inflate_frame(ds: Dataset, index: int) -> np.ndarray:
         if keyword in ds:
             setattr(native, keyword, ds[keyword].value)
     native.NumberOfFrames = 1
-    native.PixelData = zlib.decompress(fragment, -zlib.MAX_WBITS)
+    expected = int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1) or 1) * -(-int(ds.BitsAllocated) // 8)
+    native.PixelData = inflate_frame(path, fragment, expected)
     return np.asarray(pixel_array(native, index=0))
 
 
@@ -182,9 +189,15 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _plugin_reason(exc: BaseException) -> str:
-    """pydicom lists each plugin's failure on its own line; the first one says most."""
+    """pydicom lists each plugin's failure on its own line ("name: reason"); the first with a reason says most."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return (lines[1] if len(lines) > 1 else lines[0] if lines else type(exc).__name__)[:200]
+    for line in lines[1:]:
+        name, _, reason = line.partition(":")
+        if reason.strip():
+            return f"{name.strip()}: {reason.strip()}"[:200]
+    if len(lines) > 1:
+        return f"{', '.join(line.rstrip(':') for line in lines[1:])} gave no reason"[:200]
+    return (lines[0] if lines else type(exc).__name__)[:200]
 
 
 def _colour_image(ds: Dataset, raw: np.ndarray, common: dict[str, Any]) -> MedicalImage:
@@ -336,7 +349,14 @@ def _sop_class_name(ds: Dataset) -> str:
     uid = ds.get("SOPClassUID") or getattr(ds, "file_meta", {}).get("MediaStorageSOPClassUID")
     if uid is None:
         return "SOP class not given"
-    return f"SOP class {UID(str(uid)).name}"
+    return f"SOP class {_uid_name(uid) or 'not readable'}"
+
+
+def _uid_name(value: Any) -> str:
+    """A valid UID's name, else ''. A damaged length can make a UI element swallow the rest of the
+    header, patient name included: such a value must never reach a message or the metadata."""
+    text = str(value) if isinstance(value, str) else ""
+    return str(UID(text).name) if text and UID(text).is_valid else ""
 
 
 def syntax_name(uid: UID) -> str:
@@ -362,7 +382,7 @@ def safe_metadata(ds: Dataset, n_frames: int) -> dict[str, Any]:
         "bits_stored": int(ds.get("BitsStored", 0) or 0),
         "samples_per_pixel": int(ds.get("SamplesPerPixel", 1) or 1),
         "transfer_syntax": syntax_name(ds.file_meta.TransferSyntaxUID),
-        "sop_class": UID(str(ds.SOPClassUID)).name if "SOPClassUID" in ds else "",
+        "sop_class": _uid_name(ds.get("SOPClassUID")),
     }
     spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
     if spacing is not None:

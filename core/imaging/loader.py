@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 
 from core.errors import ImageReadError
+from core.imaging.boundary import decoder_boundary
+from core.imaging.limits import read_capped
 from core.imaging.medical_image import MedicalImage
 
 log = logging.getLogger(__name__)
@@ -36,12 +38,14 @@ def sniff_format(data: bytes) -> str:
 
 
 def read_file_bytes(path: str | os.PathLike[str]) -> bytes:
-    """The whole file, or an ImageReadError naming the file and what to do."""
+    """The whole file, or an ImageReadError naming the file and what to do.
+
+    Folders, FIFOs, sockets and devices are refused before they are opened (a FIFO would block), and
+    files over ``RARESIGHT_MAX_FILE_BYTES`` (2 GiB) from their size (see :mod:`core.imaging.limits`).
+    """
     p = Path(path)
     try:
-        if p.is_dir():
-            raise ImageReadError(p, "is a folder, not an image file", "choose an image file inside it")
-        data = p.read_bytes()
+        return read_capped(p)
     except FileNotFoundError as exc:
         # No hint about projects here: the project layer adds "relink" where its stored images are missing.
         raise ImageReadError(p, "file not found", "check the path (spelling, and whether the file was moved or deleted)") from exc
@@ -49,9 +53,6 @@ def read_file_bytes(path: str | os.PathLike[str]) -> bytes:
         raise ImageReadError(p, "permission denied", "ask for read access to the file, or copy it somewhere you can read") from exc
     except OSError as exc:
         raise ImageReadError(p, f"could not be read ({exc.strerror or exc})", "check the disk or network share and try again") from exc
-    if not data:
-        raise ImageReadError(p, "file is empty (0 bytes)", "copy or export the file again; the transfer may have failed")
-    return data
 
 
 def load_image(path: str | os.PathLike[str], frame: int | None = None, *, window_index: int = 0) -> MedicalImage:
@@ -71,9 +72,29 @@ def load_image(path: str | os.PathLike[str], frame: int | None = None, *, window
     Raises
     ------
     ImageReadError
-        For every failure, naming the file, the reason and what to do. Nothing else.
+        For every failure, naming the file, the reason and what to do. Nothing else: whatever a
+        decoder raises, a Rust panic or MemoryError included, is translated (:mod:`core.imaging.boundary`);
+        only KeyboardInterrupt and SystemExit pass. Files and pixels over the budgets of
+        :mod:`core.imaging.limits` (``RARESIGHT_MAX_FILE_BYTES``, ``RARESIGHT_MAX_PIXELS``) are refused
+        before decoding.
     """
     name = str(path)
+    with decoder_boundary(name):
+        image = _load(path, name, frame, window_index)
+    # Logged by content hash, not by name: file names can carry patient names.
+    log.debug(
+        "read %s: %s %dx%d frame %d/%d",
+        image.content_hash[:12],
+        image.metadata.get("format"),
+        image.width,
+        image.height,
+        image.frame + 1,
+        image.n_frames,
+    )
+    return image
+
+
+def _load(path: str | os.PathLike[str], name: str, frame: int | None, window_index: int) -> MedicalImage:
     data = read_file_bytes(path)
     content_hash = hashlib.sha256(data).hexdigest()
     fmt = sniff_format(data)
@@ -92,14 +113,4 @@ def load_image(path: str | os.PathLike[str], frame: int | None = None, *, window
         from core.imaging.raster import read_raster
 
         image = read_raster(name, data, content_hash, frame)
-    # Logged by content hash, not by name: file names can carry patient names.
-    log.debug(
-        "read %s: %s %dx%d frame %d/%d",
-        content_hash[:12],
-        image.metadata.get("format"),
-        image.width,
-        image.height,
-        image.frame + 1,
-        image.n_frames,
-    )
     return image

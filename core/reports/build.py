@@ -16,6 +16,7 @@ from core.errors import ImageReadError
 from core.fewshot.calibration import calibration_id
 from core.fewshot.quality import ReliabilityBin, model_accuracy_estimate, support_quality, support_reliability
 from core.imaging import load_image
+from core.privacy.paths import path_for_display
 from core.reports.content import NONE_OF_THESE, BatchSummary, CaseReport, ModelCard, ReportContent, SupportExample
 from core.scoring.embedded import load_copy
 from core.scoring.pipeline import ProjectModel
@@ -61,7 +62,18 @@ def model_card(model: ProjectModel, reliability_source: str = "") -> ModelCard:
         "'none of these'": none_of_these(model),
         "fitted on": clf._calibration.extra.get("fitted_on", "shipped calibration"),
     }
-    return ModelCard(state.backbone_id, state.backbone_weights_hash, model.version, by_class, adaptation, calibration, reliability_source)
+    head = model.audit_head
+    return ModelCard(
+        state.backbone_id,
+        state.backbone_weights_hash,
+        model.version,
+        by_class,
+        adaptation,
+        calibration,
+        reliability_source,
+        audit_head=head.hash if head is not None else "",
+        audit_row=head.row_id if head is not None else 0,
+    )
 
 
 def none_of_these(model: ProjectModel) -> str:
@@ -122,7 +134,7 @@ def build_report(
             for name, near in row.nearest_support.items()
         ]
         support.sort(key=lambda example: -example.similarity)
-        label = Path(row.path).name if identifiers else f"Case {number}"
+        label = path_for_display(Path(row.path).name) if identifiers else f"Case {number}"
         cases.append(CaseReport(row, label, image_png(row.path, 384), support))
     if batch is None and len(rows) > 1:
         batch = summarise(rows, model.classes, len(rows))
@@ -166,6 +178,7 @@ def build_batch_report(
 ) -> ReportContent:
     """A report on a scored batch: the summary counts every row of ``source`` (the results file, in
     file order); the cases are the ``shown`` least certain, numbered by their row in that file."""
+    source = path_for_display(source)
     picked = least_certain_first(rows)[:shown]
     selection = (
         ""

@@ -48,6 +48,9 @@ class SupportExample:
 
 @dataclass(frozen=True)
 class ModelCard:
+    """The model behind a report. ``audit_head``: the project's audit chain hash (SHA-256 hex) at its
+    row ``audit_row`` when the report was built ("" when unknown), so a later rewrite of the log shows."""
+
     backbone: str
     backbone_hash: str
     model_version: int
@@ -55,6 +58,8 @@ class ModelCard:
     adaptation: dict[str, Any]
     calibration: dict[str, Any]
     reliability_source: str = ""
+    audit_head: str = ""
+    audit_row: int = 0
 
 
 @dataclass(frozen=True)

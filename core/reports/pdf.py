@@ -28,10 +28,14 @@ _GRID = TableStyle(
 )
 
 
-def _image(png: bytes, width_cm: float) -> Image:
+def _image(png: bytes, width_cm: float, max_height_cm: float | None = None) -> Image:
+    """The PNG ``width_cm`` wide, or less when that would make it taller than ``max_height_cm``
+    (a tall, narrow image must still fit a page: ReportLab cannot split an image)."""
     image = Image(io.BytesIO(png))
     scale = width_cm * cm / image.imageWidth
-    image.drawWidth, image.drawHeight = width_cm * cm, image.imageHeight * scale
+    if max_height_cm is not None:
+        scale = min(scale, max_height_cm * cm / image.imageHeight)
+    image.drawWidth, image.drawHeight = image.imageWidth * scale, image.imageHeight * scale
     return image
 
 
@@ -58,11 +62,11 @@ def _case(case: CaseReport, coverage: float) -> KeepTogether:
     if case.support:
         right.append(Paragraph("Support examples that drove it (nearest of each class, cosine similarity):", _SMALL))
         cells = [
-            [_image(s.thumbnail_png, 2.0) for s in case.support],
+            [_image(s.thumbnail_png, 2.0, 2.0) for s in case.support],
             [Paragraph(f"{_text(s.class_name)}<br/>{s.similarity:.2f}", _SMALL) for s in case.support],
         ]
         right.append(Table(cells, hAlign="LEFT"))
-    left = [_image(case.image_png, 5.5), Paragraph(_text(case.label), _SMALL)]
+    left = [_image(case.image_png, 5.5, 12.0), Paragraph(_text(case.label), _SMALL)]
     return KeepTogether(
         [Table([[left, right]], colWidths=[6 * cm, 11 * cm], style=[("VALIGN", (0, 0), (-1, -1), "TOP")]), Spacer(1, 0.4 * cm)]
     )
@@ -79,6 +83,9 @@ def _model_card(content: ReportContent) -> Table:
         ["calibration", "<br/>".join(f"{_text(k)}: {_text(v)}" for k, v in card.calibration.items())],
         ["support set (image sha256)", support],
     ]
+    if card.audit_head:  # the first 16 hex digits fit the cell; the HTML report and `project info` print it whole
+        head = f"row {card.audit_row}, chain hash {card.audit_head[:16]}... (check with raresight project verify)"
+        rows.append(["project audit log", _text(head)])
     return Table([[Paragraph(a, _SMALL), Paragraph(b, _SMALL)] for a, b in rows], colWidths=[4.5 * cm, 12.5 * cm], style=_GRID)
 
 

@@ -8,6 +8,10 @@ Parquet cannot be appended to. Its rows are synced to a JSON Lines journal besid
 (``FILE.partial.jsonl``, what a crash leaves) and streamed in row groups into ``FILE.tmp``, which
 replaces ``FILE`` on close (Ctrl-C closes it too). ``FILE`` is only ever replaced whole, so it
 always holds a complete result; writing is linear in the rows, with no rewrite at checkpoints.
+
+Every format holds any file name exactly (``core.privacy.paths.to_stored``: a name that is not
+UTF-8 becomes ``file:`` + its bytes percent-encoded). CSV cells a spreadsheet would run as a formula
+are neutralised with a leading quote (``core.scoring.cells``); JSON Lines and Parquet keep them raw.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from core.errors import RareSightError
+from core.privacy.paths import from_stored, path_for_display, to_stored
+from core.scoring.cells import neutralise, neutralise_row, restore, restore_row
 from core.scoring.records import NearestSupport, ScoreError, ScoreRow
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
@@ -47,7 +53,7 @@ def flat_columns(classes: Sequence[str]) -> list[str]:
 
 def flatten(row: ScoreRow, classes: Sequence[str]) -> dict[str, Any]:
     flat: dict[str, Any] = {
-        "path": row.path,
+        "path": to_stored(row.path),
         "content_hash": row.content_hash,
         "frame": row.frame,
         "predicted_class": row.predicted_class or "",
@@ -74,7 +80,7 @@ def unflatten(flat: dict[str, Any], classes: Sequence[str]) -> ScoreRow:
     }
     prediction_set = str(flat.get("prediction_set") or "")
     return ScoreRow(
-        path=str(flat["path"]),
+        path=from_stored(str(flat["path"])),
         content_hash=str(flat["content_hash"]),
         frame=int(flat["frame"]),
         predicted_class=str(flat["predicted_class"]) or None,
@@ -151,7 +157,7 @@ class CsvSink(_LineSink):
             raise OutputError(
                 f"{self.path}: holds results with other columns (another project or other classes); choose another --out or remove it"
             )
-        return {unflatten(r, self.classes).key for r in reader}
+        return {unflatten(restore_row(r), self.classes).key for r in reader}
 
     def _write_header(self) -> None:
         csv.writer(self._file).writerow(flat_columns(self.classes))
@@ -161,7 +167,7 @@ class CsvSink(_LineSink):
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=flat_columns(self.classes))
         for row in rows:
-            writer.writerow(flatten(row, self.classes))
+            writer.writerow(neutralise_row(flatten(row, self.classes)))
         return buffer.getvalue()
 
 
@@ -220,7 +226,7 @@ class ParquetSink:
         done: set[str] = set()
         if self.path.exists():
             for table in self._existing_tables():
-                done.update(str(p) for p in table.column("path").to_pylist())
+                done.update(from_stored(str(p)) for p in table.column("path").to_pylist())
                 self._writer.write_table(table)
         with self.journal_path.open(encoding="utf-8") as journal:
             for line in journal:
@@ -299,7 +305,7 @@ def update_errors(output: Path, attempted: Iterable[str], errors: Sequence[Score
     path = errors_path(output)
     tried = set(attempted) | {error.path for error in errors}
     kept = [row for row in _read_errors(path) if row[0] not in tried]
-    rows = kept + [[error.path, error.error] for error in errors]
+    rows = kept + [[error.path, path_for_display(error.error)] for error in errors]
     if not rows:
         path.unlink(missing_ok=True)
         return None
@@ -308,7 +314,7 @@ def update_errors(output: Path, attempted: Iterable[str], errors: Sequence[Score
         with temporary.open("w", encoding="utf-8", newline="") as file:
             writer = csv.writer(file)
             writer.writerow(["path", "error"])
-            writer.writerows(rows)
+            writer.writerows([neutralise(to_stored(path)), neutralise(error)] for path, error in rows)
         os.replace(temporary, path)
     except OSError as exc:
         raise OutputError(f"{path}: the list of unreadable files cannot be written ({exc.strerror}); free some space") from exc
@@ -322,7 +328,7 @@ def _read_errors(path: Path) -> list[list[str]]:
         rows = list(csv.reader(file))
     if not rows or rows[0] != ["path", "error"]:
         raise OutputError(f"{path}: is not a RareSight errors file; move it away and run the command again")
-    return [row for row in rows[1:] if len(row) == 2]
+    return [[from_stored(restore(row[0])), restore(row[1])] for row in rows[1:] if len(row) == 2]
 
 
 def read_rows(path: Path, classes: Sequence[str]) -> list[ScoreRow]:
@@ -332,8 +338,8 @@ def read_rows(path: Path, classes: Sequence[str]) -> list[ScoreRow]:
         import pyarrow.parquet as pq
 
         return [unflatten(flat, classes) for flat in pq.read_table(path).to_pylist()]
-    text = path.read_text(encoding="utf-8")
+    text = path.read_bytes().decode("utf-8")  # not read_text: it would turn a CR inside a quoted cell into LF
     text = text[: text.rfind("\n") + 1]
     if kind == "csv":
-        return [unflatten(flat, classes) for flat in csv.DictReader(io.StringIO(text))]
+        return [unflatten(restore_row(flat), classes) for flat in csv.DictReader(io.StringIO(text))]
     return [ScoreRow.from_json(json.loads(line)) for line in text.splitlines()]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,13 +33,16 @@ from core.fewshot import PrototypicalClassifier
 from core.fewshot.classifier import DEFAULT_POOL_METHOD
 from core.fewshot.persistence import from_model_state, to_model_state
 from core.fewshot.quality import AccuracyEstimate, estimate_accuracy
+from core.privacy.paths import path_for_display
 from core.scoring.embedded import readable_path
 from core.scoring.frames import default_frame
+from core.scoring.output import OutputError
 from core.scoring.pool import choose_pool, embed_pool, pool_paths, unlabelled_records
 from core.scoring.records import NearestSupport, ScoreError, ScoreRow
 from core.store import ImageRecord, Project
+from core.store.images import file_sha256
 from core.store.meta import is_synthetic
-from core.store.records import ModelState, PredictionRecord
+from core.store.records import AuditHead, ModelState, PredictionRecord
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +58,9 @@ class ProjectModel:
     """A project's adapted model, restored: what the GUI and ``raresight score`` both predict with.
 
     ``support_copies``: embedded copies of the support examples whose files are gone (content hash ->
-    file bytes), for reports; ``synthetic_images``: the project holds the demo's synthetic images.
+    file bytes), for reports; ``synthetic_images``: the project holds the demo's synthetic images;
+    ``audit_head``: the project's audit log head when the model was loaded, printed in reports and
+    exports so a later rewrite of the log can be told from the printed copy (None: not read).
     """
 
     classifier: PrototypicalClassifier
@@ -62,6 +68,7 @@ class ProjectModel:
     support_paths: dict[str, str]  # support content hash -> path, for explanations
     support_copies: Mapping[str, bytes] = field(default_factory=dict)
     synthetic_images: bool = False
+    audit_head: AuditHead | None = None
 
     @property
     def version(self) -> int:
@@ -88,16 +95,20 @@ def labels_fingerprint(pairs: Sequence[tuple[str, str]]) -> str:
 
 def _support(
     project: Project, records: Mapping[int, ImageRecord], labels: Mapping[int, str], copies: Path
-) -> tuple[list[str], list[str], list[str]]:
+) -> tuple[list[str], list[str], list[str], dict[str, str]]:
     """Readable paths (embedded copies under ``copies`` for missing files), classes and content hashes
-    of the labelled images; a missing file without an embedded copy is an error."""
+    of the labelled images, and {copy's content hash: image's} for de-identified copies, whose bytes
+    differ from the file's; a missing file without an embedded copy is an error."""
     paths, classes, hashes, missing = [], [], [], []
+    aliases: dict[str, str] = {}
     for image_id, class_name in sorted(labels.items()):
         record = records[image_id]
         path = readable_path(project, record, copies)
         if path is None:
-            missing.append(record.path)
+            missing.append(path_for_display(record.path))
             continue
+        if path != record.path:
+            aliases[file_sha256(Path(path))] = record.content_hash
         paths.append(path)
         classes.append(class_name)
         hashes.append(record.content_hash)
@@ -109,7 +120,7 @@ def _support(
         )
     if not paths:
         raise ScoringError(f"{project.path}: no labelled images yet; label a few images of each class first")
-    return paths, classes, hashes
+    return paths, classes, hashes, aliases
 
 
 def project_backbone(project: Project) -> str:
@@ -155,7 +166,7 @@ def adapt_project(
     labels = project.labels()
     unlabelled = unlabelled_records(images.values(), set(labels))
     with tempfile.TemporaryDirectory(prefix="raresight-copies-") as copies:
-        paths, classes, hashes = _support(project, images, labels, Path(copies))
+        paths, classes, hashes, aliases = _support(project, images, labels, Path(copies))
         method = (pool_method or DEFAULT_POOL_METHOD) if use_unlabelled else "none"
         # the pool's share of the progress bar: embedding it costs about what predicting costs
         fit_from = 0.3 if method != "none" and unlabelled else 0.0
@@ -170,13 +181,15 @@ def adapt_project(
                 pool_files, backbone, progress=None if to_bar is None else lambda f, m: to_bar(f, f"unlabelled images: {m}"), cancel=cancel
             )
         clf.fit(paths, classes, unlabelled=pool)
-        # explanations name the project's own files, not the temporary copies
-        path_of = {r.content_hash: r.path for r in images.values()}
+        # support examples are the project's images: a de-identified copy goes by its image's hash, and
+        # every example by its hash, not its file name (which would stay in the settings and the audit)
+        clf.support_hashes_ = [aliases.get(h, h) for h in clf.support_hashes_]
+        clf.support_names_ = list(clf.support_hashes_)
         fingerprint = labels_fingerprint(list(zip(hashes, classes, strict=True)))
-        support_paths = [path_of.get(h, "") for h in clf.support_hashes_]
-        settings = {"budget_s": budget_s, "labels_fingerprint": fingerprint, "support_paths": support_paths}
-        state = to_model_state(clf, settings)
-        model = ProjectModel(clf, state, dict(zip(clf.support_hashes_, support_paths, strict=True)))
+        # settings name support examples by content hash only (paths often name the patient)
+        state = to_model_state(clf, {"budget_s": budget_s, "labels_fingerprint": fingerprint})
+        path_of = {r.content_hash: r.path for r in images.values()}  # explanations name the project's files
+        model = ProjectModel(clf, state, {h: path_of.get(h, "") for h in clf.support_hashes_})
         records = _predict(project, model, unlabelled, Path(copies), coverage, stage(0.6, 1.0), cancel)
     check_cancel(cancel, "adaptation")
     estimate = _accuracy_estimate(clf, records)
@@ -235,10 +248,12 @@ def load_project_model(project: Project, *, allow_stale: bool = False) -> Projec
         classifier = from_model_state(state)
     except ModelError as exc:
         raise ScoringError(f"{project.path}: {exc}") from exc
-    stored = dict(zip(state.settings["support_hashes"], state.settings.get("support_paths", []), strict=False))
+    hashes = list(state.settings["support_hashes"])
+    old_paths = list(state.settings.get("support_paths", []))  # models saved before settings held hashes only
+    stored = {h: old_paths[i] if i < len(old_paths) else "" for i, h in enumerate(hashes)}
     by_hash = {r.content_hash: r for r in images}
     support_paths, copies = _support_files(project, stored, by_hash)
-    return ProjectModel(classifier, state, support_paths, copies, is_synthetic(project))
+    return ProjectModel(classifier, state, support_paths, copies, is_synthetic(project), project.audit_head())
 
 
 def _support_files(
@@ -314,3 +329,40 @@ def _score_batch(model: ProjectModel, batch: list[str], emb: EmbeddingResult, co
             model_version=model.version,
         )
     return rows
+
+
+AUDIT_HEAD_KEY = "raresight_audit_head"  # the Parquet schema metadata key an output's audit head is under
+
+
+def audit_head_dict(head: AuditHead) -> dict[str, int | str]:
+    """{"row": id, "hash": hex}: the audit head as ``project info --json`` and Parquet outputs hold it."""
+    return {"row": head.row_id, "hash": head.hash}
+
+
+def stamp_audit_head(output: Path, head: AuditHead | None) -> bool:
+    """Record ``head`` in a Parquet output's schema metadata under :data:`AUDIT_HEAD_KEY`; True if done.
+
+    CSV and JSON Lines outputs have no metadata slot (their rows stay as they are): the caller prints
+    the head instead. The file is copied row group by row group into ``FILE.tmp``, which replaces it
+    whole, so a crash leaves the complete unstamped file (the next run stamps it).
+    """
+    if head is None or output.suffix.lower() != ".parquet":
+        return False
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    temporary = output.with_name(output.name + ".tmp")
+    try:
+        with pq.ParquetFile(output) as source:
+            stamp = {AUDIT_HEAD_KEY.encode(): json.dumps(audit_head_dict(head)).encode()}
+            schema = source.schema_arrow.with_metadata({**(source.schema_arrow.metadata or {}), **stamp})
+            with pq.ParquetWriter(temporary, schema) as writer:
+                for index in range(source.num_row_groups):
+                    writer.write_table(source.read_row_group(index).replace_schema_metadata(schema.metadata))
+        with temporary.open("rb") as file:
+            os.fsync(file.fileno())
+        os.replace(temporary, output)
+    except (OSError, pa.ArrowException) as exc:
+        temporary.unlink(missing_ok=True)
+        raise OutputError(f"{output}: the audit head could not be recorded in it ({exc}); its rows are complete") from exc
+    return True

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.privacy.paths import from_stored, to_stored
+
 
 @dataclass(frozen=True)
 class NearestSupport:
@@ -44,8 +46,8 @@ class ScoreRow:
         return self.path
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
+        return {  # paths in their stored form: any file name, byte for byte, in valid UTF-8
+            "path": to_stored(self.path),
             "content_hash": self.content_hash,
             "frame": self.frame,
             "predicted_class": self.predicted_class,
@@ -53,7 +55,7 @@ class ScoreRow:
             "prediction_set": list(self.prediction_set),
             "none_of_these": self.none_of_these,
             "nearest_support": {
-                name: {"content_hash": near.content_hash, "path": near.path, "similarity": round(near.similarity, 6)}
+                name: {"content_hash": near.content_hash, "path": to_stored(near.path), "similarity": round(near.similarity, 6)}
                 for name, near in self.nearest_support.items()
             },
             "model_version": self.model_version,
@@ -62,7 +64,7 @@ class ScoreRow:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ScoreRow:
         return cls(
-            path=str(data["path"]),
+            path=from_stored(str(data["path"])),
             content_hash=str(data["content_hash"]),
             frame=int(data["frame"]),
             predicted_class=data.get("predicted_class"),
@@ -70,7 +72,7 @@ class ScoreRow:
             prediction_set=tuple(str(c) for c in data["prediction_set"]),
             none_of_these=bool(data["none_of_these"]),
             nearest_support={
-                str(k): NearestSupport(str(v["content_hash"]), str(v["path"]), float(v["similarity"]))
+                str(k): NearestSupport(str(v["content_hash"]), from_stored(str(v.get("path", ""))), float(v["similarity"]))
                 for k, v in data.get("nearest_support", {}).items()
             },
             model_version=int(data.get("model_version", 0)),

@@ -6,6 +6,7 @@ One SQLite file per project (``*.raresight``), opened with :meth:`Project.open` 
 
 from core.store.project import EVENT_ACTIONS, Project, default_actor
 from core.store.records import (
+    AuditHead,
     ClassInfo,
     Finding,
     ImageRecord,
@@ -26,6 +27,7 @@ __all__ = [
     "APPLICATION_ID",
     "EVENT_ACTIONS",
     "SCHEMA_VERSION",
+    "AuditHead",
     "ClassInfo",
     "Finding",
     "ImageRecord",

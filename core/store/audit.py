@@ -6,16 +6,21 @@ of the row before (64 zeros for the first row), and the ``meta`` table keeps the
 last row. A changed row no longer matches its hash; a deleted row leaves a gap in the ids, or a
 ``prev_hash`` that matches nothing, or a head that points past the end: :func:`verify_chain` names
 the first bad row either way.
+
+Rows name images by content hash and id, never by file path: paths are often named after the
+patient, and this log can never be edited. :func:`without_paths` enforces it for recorded events.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 GENESIS_HASH = "0" * 64
@@ -37,6 +42,35 @@ def row_hash(prev_hash: str, row_id: int, at: str, actor: str, action: str, deta
     """sha256 hex of the previous hash followed by the row's canonical JSON."""
     body = canonical_json({"id": row_id, "at": at, "actor": actor, "action": action, "details": details})
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+_PATH_KEYS = ("path", "paths", "folder", "file", "files")
+
+
+def without_paths(details: Mapping[str, Any]) -> dict[str, Any]:
+    """``details`` with every path (keys such as ``path``, ``out_file``) replaced by ``<key>_sha256``:
+    the SHA-256 of the file's content, or None when it is not a readable file."""
+    out: dict[str, Any] = {}
+    for key, value in details.items():
+        if key in _PATH_KEYS or key.endswith(tuple(f"_{name}" for name in _PATH_KEYS)):
+            many = isinstance(value, list | tuple)
+            out[f"{key}_sha256"] = [_content_sha256(v) for v in value] if many else _content_sha256(value)
+        else:
+            out[key] = value
+    return out
+
+
+def _content_sha256(value: object) -> str | None:
+    if not isinstance(value, str | os.PathLike):
+        return None
+    digest = hashlib.sha256()
+    try:
+        with Path(value).open("rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+    except (OSError, ValueError):
+        return None
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,10 @@ import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from core.errors import ImageReadError
+from core.privacy.paths import from_stored, special_file_kind, to_stored
 from core.store import audit
 from core.store.records import ImageRecord
 
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     from core.imaging.medical_image import MedicalImage
 
 THUMBNAIL_SIZE = 96
+#: ``read_record(embed=IDENTIFIABLE)``: store the file as it is, patient identifiers included.
+IDENTIFIABLE: Literal["identifiable"] = "identifiable"
 _COLUMNS = "id, content_hash, path, size_bytes, imported_path, frame, n_frames, modality, format, rows, columns"
 
 
@@ -46,14 +50,26 @@ def thumbnail_png(image: MedicalImage, size: int = THUMBNAIL_SIZE) -> bytes:
     return buffer.getvalue()
 
 
-def read_record(path: str | os.PathLike[str], embed: bool = False) -> tuple[ImageRecord, bytes | None]:
-    """Decode a file into an ImageRecord (and its bytes when ``embed``). Raises ImageReadError."""
+def read_record(path: str | os.PathLike[str], embed: bool | Literal["identifiable"] = False) -> tuple[ImageRecord, bytes | None]:
+    """Decode a file into an ImageRecord, and with ``embed`` the bytes of the copy to store.
+
+    The copy of a DICOM file is de-identified (PS3.15 basic profile, pixel data unchanged) unless
+    ``embed`` is :data:`IDENTIFIABLE`; other files are stored as they are. Raises ImageReadError,
+    also for a FIFO, socket or device, which is refused before it is opened (reading could block).
+    """
     from core.imaging import load_image, read_file_bytes  # decoders load on import, not when a project opens
 
+    kind = special_file_kind(path)
+    if kind is not None:
+        raise ImageReadError(path, f"is {kind}, not an image file", "give regular files")
     image = load_image(path)
     absolute = str(Path(path).resolve())
     data = read_file_bytes(path) if embed else None
     size = len(data) if data is not None else Path(path).stat().st_size
+    if data is not None and embed != IDENTIFIABLE and image.metadata.get("format") == "DICOM":
+        from core.privacy.deidentify import deidentify_dicom
+
+        data = deidentify_dicom(data, str(path))
     record = ImageRecord(
         content_hash=image.content_hash,
         path=absolute,
@@ -95,8 +111,8 @@ def insert(
             "INSERT INTO images (imported_path, path, content_hash, frame, n_frames, size_bytes, modality, format, rows, columns, "
             "added_at, added_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                record.imported_path or record.path,
-                record.path,
+                to_stored(record.imported_path or record.path),
+                to_stored(record.path),
                 record.content_hash,
                 record.frame,
                 record.n_frames,
@@ -114,10 +130,17 @@ def insert(
         listed.append([image_id, record.content_hash, record.frame])
         if record.thumbnail_png is not None:
             conn.execute("INSERT INTO thumbnails (image_id, png) VALUES (?, ?)", (image_id, record.thumbnail_png))
+    copies = {}  # de-identified copies differ from their file: their own hash is what verify can check
     for content_hash, data in (embedded or {}).items():
-        conn.execute("INSERT OR IGNORE INTO embedded_files (content_hash, data) VALUES (?, ?)", (content_hash, data))
-    if added:
-        audit.append(conn, actor, "images_added", {"count": len(added), "images": listed, "embedded": bool(embedded)}, at)
+        if conn.execute("INSERT OR IGNORE INTO embedded_files (content_hash, data) VALUES (?, ?)", (content_hash, data)).rowcount:
+            copy_hash = hashlib.sha256(data).hexdigest()
+            if copy_hash != content_hash:
+                copies[content_hash] = copy_hash
+    if added or copies:
+        details: dict[str, object] = {"count": len(added), "images": listed, "embedded": bool(embedded)}
+        if copies:
+            details["deidentified_copies"] = copies
+        audit.append(conn, actor, "images_added", details, at)
     return added, duplicates
 
 
@@ -125,9 +148,9 @@ def _record(row: Sequence[Any]) -> ImageRecord:
     return ImageRecord(
         id=int(row[0]),
         content_hash=row[1],
-        path=row[2],
+        path=from_stored(row[2]),
         size_bytes=int(row[3]),
-        imported_path=row[4],
+        imported_path=from_stored(row[4]),
         frame=int(row[5]),
         n_frames=int(row[6]),
         modality=row[7],
@@ -155,8 +178,8 @@ def ids_for_paths(conn: sqlite3.Connection, paths: Iterable[str | os.PathLike[st
     unknown: list[str] = []
     for raw in paths:
         absolute = str(Path(raw).resolve())
-        ids = [int(r[0]) for r in conn.execute("SELECT id FROM images WHERE path = ? ORDER BY id", (absolute,))]
-        if not ids and Path(raw).is_file():
+        ids = [int(r[0]) for r in conn.execute("SELECT id FROM images WHERE path = ? ORDER BY id", (to_stored(absolute),))]
+        if not ids and Path(raw).is_file():  # never a FIFO: hashing one would block
             try:
                 digest = file_sha256(Path(raw))
             except OSError:

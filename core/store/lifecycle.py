@@ -13,7 +13,8 @@ import sqlite3
 from pathlib import Path
 
 from core.errors import ProjectError
-from core.store import audit, db, schema
+from core.store import audit, db, schema, wal
+from core.store.records import Finding
 
 
 def app_version() -> str:
@@ -109,14 +110,33 @@ def _publish(temp: Path, target: Path) -> None:
             os.close(dir_fd)
 
 
-def probe(path: Path) -> sqlite3.Connection:
+def connect_checked(path: Path, readonly: bool) -> tuple[sqlite3.Connection, list[Finding]]:
+    """A connection to a checked project, and what was found beside it (for ``verify``).
+
+    A ``-wal`` of another file is ignored read-only and refused for writing: a writer would
+    checkpoint the other file's pages into this one for good.
+    """
+    foreign = wal.foreign_wal(path)
+    if foreign is not None and not readonly:
+        raise ProjectError(
+            f"{path}: {foreign}; it was left untouched; move it out of the folder and open the project again "
+            "('raresight project verify' reads the project without it)"
+        )
+    conn = probe(path, ignore_wal=foreign is not None)
+    if not readonly:
+        conn.close()
+        conn = db.connect(path, readonly=False)
+    warnings = [] if foreign is None else [Finding("integrity", f"{foreign}; it was ignored and left untouched; move it away")]
+    return conn, warnings
+
+
+def probe(path: Path, ignore_wal: bool = False) -> sqlite3.Connection:
     """A read-only connection that has checked the file is a project of a schema we can read.
 
-    Side files SQLite creates for the check are removed again when the check fails.
+    ``ignore_wal`` reads the file alone (a ``-wal`` of another file lies beside it). The caller
+    removes the side files SQLite made when this fails (see ``wal.remove_new_side_files``).
     """
-    side = [Path(f"{path}-wal"), Path(f"{path}-shm")]
-    existed = [p.exists() for p in side]
-    conn = db.connect(path, readonly=True)
+    conn = db.connect(path, readonly=True, ignore_wal=ignore_wal)
     try:
         app_id, version_number = schema.read_versions(conn)
         if app_id != schema.APPLICATION_ID:
@@ -125,13 +145,10 @@ def probe(path: Path) -> sqlite3.Connection:
             )
         schema.check_version(path, version_number)
         schema.check_tables(conn, path, version_number)
-    except (ProjectError, sqlite3.Error) as exc:
+    except ProjectError:
         conn.close()
-        for side_file, was_there in zip(side, existed, strict=True):
-            if not was_there:
-                with contextlib.suppress(OSError):
-                    side_file.unlink(missing_ok=True)
-        if isinstance(exc, sqlite3.Error):
-            raise db.translate(exc, path, "opening it") from exc
         raise
+    except db.StoreError as exc:
+        conn.close()
+        raise db.translate(exc, path, "opening it") from exc
     return conn

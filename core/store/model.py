@@ -3,6 +3,9 @@
 Arrays are stored as ``.npy`` bytes (prototypes) or safetensors bytes (adapted weights), never as
 pickles. The audit row of each version records SHA-256 hashes of those bytes, so ``verify`` can tell
 whether a stored model was changed afterwards.
+Settings name support examples by content hash only: a path (often named after the patient) would
+stay in the file and its audit log for good, so ``save`` drops the ``support_paths`` that models
+saved before recorded; ``load`` still reads them from older projects.
 All functions expect the caller to hold the right transaction.
 """
 
@@ -22,6 +25,14 @@ from core.store.tensors import decode_npy, encode_npy, validate_safetensors
 
 if TYPE_CHECKING:
     import numpy as np
+
+
+#: Settings that named files by path; never written again (see the module docstring).
+PATH_SETTINGS = frozenset({"support_paths"})
+
+
+def _without_paths(settings: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in settings.items() if key not in PATH_SETTINGS}
 
 
 def _sha(data: bytes | None) -> str | None:
@@ -52,7 +63,7 @@ def save(conn: sqlite3.Connection, state: ModelState, actor: str) -> int:
     version = int(conn.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions").fetchone()[0])
     blob = encode_npy(prototypes)
     thresholds = audit.canonical_json({str(k): float(v) for k, v in state.thresholds.items()})
-    settings = audit.canonical_json(state.settings)
+    settings = audit.canonical_json(_without_paths(state.settings))
     at = audit.now()
     conn.execute(
         "INSERT INTO model_versions (version, backbone_id, backbone_weights_hash, adapted_weights, prototypes, class_names, temperature, "

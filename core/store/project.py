@@ -23,8 +23,9 @@ from typing import Any
 
 from core.errors import Cancelled, ImageReadError, ProjectError
 from core.imaging import iter_files
-from core.store import audit, db, images, labels, lifecycle, model, relink, schema, undo, verify
+from core.store import anchor, audit, db, images, labels, lifecycle, model, relink, schema, undo, verify, wal
 from core.store.records import (
+    AuditHead,
     ClassInfo,
     Finding,
     ImageRecord,
@@ -64,6 +65,8 @@ class Project:
     def __init__(self, database: db.Database, actor: str) -> None:
         self._db = database
         self.actor = actor
+        self._warnings: list[Finding] = []  # what opening found beside the file (verify reports it)
+        self._anchor: anchor.Keeper | None = None  # the audit head kept outside the file (written sessions)
 
     # -- opening and closing ---------------------------------------------------------------------
 
@@ -84,7 +87,11 @@ class Project:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, readonly: bool = False, actor: str | None = None) -> Project:
-        """Open an existing project; ``readonly`` for commands that only look (info, verify)."""
+        """Open an existing project; ``readonly`` for commands that only look (info, verify).
+
+        A failed open leaves no side file behind that was not there before. A ``-wal`` of another
+        file beside it is ignored read-only (``verify`` reports it) and refused for writing.
+        """
         target = Path(path)
         schema.check_header(target)
         if not readonly and db.is_read_only(target, target.parent):
@@ -92,14 +99,26 @@ class Project:
                 f"{target}: the project file or its folder is read-only, so it cannot be changed; "
                 "copy it to a folder you can write to (info and verify still work)"
             )
-        conn = lifecycle.probe(target)
-        if not readonly:
-            conn.close()
-            conn = db.connect(target, readonly=False)
+        before = wal.existing_side_files(target)
+        try:
+            return cls._connect(target, readonly, actor or default_actor())
+        except Exception:
+            wal.remove_new_side_files(target, before)
+            raise
+
+    @classmethod
+    def _connect(cls, target: Path, readonly: bool, actor: str) -> Project:
+        conn, warnings = lifecycle.connect_checked(target, readonly)
         database = db.Database(conn, target, readonly)
-        project = cls(database, actor or default_actor())
+        project = cls(database, actor)
+        project._warnings = warnings
         try:
             project._upgrade()
+            if not readonly:
+                project._anchor = anchor.Keeper(target)
+                database.after_commit = project._anchor.after_commit
+                with project._db.read("reading the audit head") as read_conn:
+                    project._anchor.flush(read_conn, force=True)
         except Exception:
             database.close()
             raise
@@ -122,7 +141,12 @@ class Project:
             audit.append(conn, self.actor, "schema_migrated", {"from": passed[0], "to": passed[-1], "app_version": lifecycle.app_version()})
 
     def close(self) -> None:
-        self._db.close()
+        try:
+            if self._anchor is not None:
+                with self._db.read("reading the audit head") as conn:
+                    self._anchor.flush(conn)
+        finally:
+            self._db.close()
 
     def __enter__(self) -> Project:
         return self
@@ -338,7 +362,7 @@ class Project:
         if action not in EVENT_ACTIONS:
             raise ProjectError(f"cannot record {action!r}: use one of {', '.join(sorted(EVENT_ACTIONS))}")
         with self._db.write(f"recording an {action}") as conn:
-            return audit.append(conn, self.actor, action, details)
+            return audit.append(conn, self.actor, action, audit.without_paths(details))
 
     def audit_log(self, action: str | None = None, limit: int | None = None) -> list[audit.AuditEntry]:
         with self._db.read("reading the audit log") as conn:
@@ -363,9 +387,18 @@ class Project:
             )
 
     def verify(self, *, check_files: bool = True, hash_files: bool = True, progress: Progress | None = None) -> list[Finding]:
-        """Everything wrong with the project (empty when it is sound); changes nothing."""
+        """Everything wrong with the project (empty when it is sound); changes nothing in the project."""
         with self._db.read("verifying the project") as conn:
-            return verify.verify(conn, check_files, hash_files, progress)
+            findings = verify.verify(conn, check_files, hash_files, progress)
+            findings += verify.guarded(lambda: anchor.check(conn, self.path))
+        return self._warnings + findings
+
+    def audit_head(self) -> AuditHead:
+        """The audit log's last row and its chain hash: print it in reports and exports, so a later
+        rewrite of the log (even with a recomputed chain) can be told from the printed copy."""
+        with self._db.read("reading the audit head") as conn:
+            row_id, row_hash = audit.head(conn)
+        return AuditHead(row_id, row_hash)
 
     def relink(
         self, folder: str | os.PathLike[str], progress: Progress | None = None, is_cancelled: Callable[[], bool] | None = None
@@ -376,7 +409,7 @@ class Project:
             missing = relink.wanted(conn)
         moves, scanned = relink.find_moves(missing, root, progress, is_cancelled) if missing else ({}, 0)
         with self._db.write("relinking images") as conn:
-            relink.apply(conn, moves, root, self.actor)
+            relink.apply(conn, moves, self.actor)
         still = [m.image_id for m in missing if m.image_id not in moves]
         return RelinkReport(sorted(moves), still, scanned)
 

@@ -159,6 +159,17 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class AuditHead:
+    """The audit log's last row and its chain hash (SHA-256 hex): what reports and exports print."""
+
+    row_id: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"audit row {self.row_id}, chain hash {self.hash}"
+
+
+@dataclass(frozen=True)
 class RelinkReport:
     """Images found again in the new folder, and images still missing."""
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from core.errors import Cancelled, ProjectError
 from core.imaging import iter_files
+from core.privacy.paths import from_stored, to_stored
 from core.store import audit
 from core.store.images import file_sha256
 
@@ -43,7 +44,8 @@ def _file_size(path: str) -> int | None:
 def wanted(conn: sqlite3.Connection) -> list[Wanted]:
     """Images whose file is missing or has another size than when imported."""
     out = []
-    for image_id, content_hash, size, path in conn.execute("SELECT id, content_hash, size_bytes, path FROM images ORDER BY id"):
+    for image_id, content_hash, size, stored in conn.execute("SELECT id, content_hash, size_bytes, path FROM images ORDER BY id"):
+        path = from_stored(stored)
         if _file_size(path) != size:
             out.append(Wanted(int(image_id), content_hash, int(size), path))
     return out
@@ -84,15 +86,16 @@ def find_moves(
     return moves, scanned
 
 
-def apply(conn: sqlite3.Connection, moves: dict[int, str], folder: Path, actor: str) -> None:
+def apply(conn: sqlite3.Connection, moves: dict[int, str], actor: str) -> None:
     """Point images at their new paths and audit it; the caller holds the write transaction."""
     if not moves:
         return
     changed = []
     for image_id, new_path in sorted(moves.items()):
-        row = conn.execute("SELECT path FROM images WHERE id = ?", (image_id,)).fetchone()
+        row = conn.execute("SELECT content_hash FROM images WHERE id = ?", (image_id,)).fetchone()
         if row is None:
             continue
-        conn.execute("UPDATE images SET path = ? WHERE id = ?", (new_path, image_id))
-        changed.append([image_id, row[0], new_path])
-    audit.append(conn, actor, "relink", {"folder": str(folder.resolve()), "count": len(changed), "moves": changed})
+        conn.execute("UPDATE images SET path = ? WHERE id = ?", (to_stored(new_path), image_id))
+        changed.append([image_id, row[0]])
+    # Ids and content hashes only: paths (often named after the patient) never enter the append-only log.
+    audit.append(conn, actor, "relink", {"count": len(changed), "images": changed})

@@ -8,7 +8,10 @@ ever opens it, and is left byte-for-byte untouched.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+import stat
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -201,16 +204,7 @@ def check_header(path: Path) -> Header:
     ProjectError
         Missing, unreadable, not SQLite, SQLite but not a project, truncated, or newer schema.
     """
-    if not path.exists():
-        raise ProjectError(f"{path}: no such project file; create it with 'raresight project create {path}'")
-    if path.is_dir():
-        raise ProjectError(f"{path}: is a folder, not a project file; name the .raresight file inside it")
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(HEADER_SIZE)
-        size = path.stat().st_size
-    except OSError as exc:
-        raise ProjectError(f"{path}: could not be read ({exc.strerror or exc}); check its permissions and the disk") from exc
+    data, size = read_start(path)
     header = parse_header(data)
     if header is None:
         what = "an empty file" if not data else "not an SQLite file"
@@ -232,6 +226,57 @@ def check_header(path: Path) -> Header:
     return header
 
 
+def read_start(path: Path) -> tuple[bytes, int]:
+    """(the first 100 bytes, the size) of a regular file, refusing folders, FIFOs, devices and sockets.
+
+    Opened non-blocking and checked with fstat before any read: a FIFO given as a project would
+    otherwise block forever, a device could be endless. Side files SQLite would open are checked too.
+    """
+    if path.is_dir():  # Windows refuses to open a folder with a permission error, not IsADirectoryError
+        raise ProjectError(f"{path}: is a folder, not a project file; name the .raresight file inside it")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError as exc:
+        raise ProjectError(f"{path}: no such project file; create it with 'raresight project create {path}'") from exc
+    except OSError as exc:
+        raise ProjectError(f"{path}: could not be read ({exc.strerror or exc}); check its permissions and the disk") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ProjectError(f"{path}: is {file_kind(info.st_mode)}, not a project file; open the .raresight file itself")
+        data = os.read(fd, HEADER_SIZE)
+    except OSError as exc:
+        raise ProjectError(f"{path}: could not be read ({exc.strerror or exc}); check its permissions and the disk") from exc
+    finally:
+        os.close(fd)
+    real = path.resolve()  # SQLite opens the side files beside the file a link points to
+    for suffix in ("-wal", "-shm", "-journal"):
+        side = Path(f"{real}{suffix}")
+        with contextlib.suppress(FileNotFoundError):
+            mode = side.lstat().st_mode
+            if not stat.S_ISREG(mode):
+                raise ProjectError(
+                    f"{path}: {side.name} beside it is {file_kind(mode)}, not SQLite's side file; it was left untouched; "
+                    "move it out of the folder and open the project again"
+                )
+    return data, info.st_size
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    for test, kind in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISLNK, "a symbolic link"),
+    ):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
 def check_version(path: Path, version: int) -> None:
     """Refuse a schema this version cannot read."""
     if version > SCHEMA_VERSION:
@@ -250,8 +295,12 @@ BASE_TABLES = frozenset({"meta", "audit", "images", "labels", "classes"})
 
 
 def check_tables(conn: sqlite3.Connection, path: Path, version: int) -> None:
-    """Refuse a file whose tables are not those of a project of ``version``."""
-    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    """Refuse a file whose tables are not those of a project of ``version``.
+
+    Names are read as bytes: a damaged name must be reported as missing, not raise UnicodeDecodeError.
+    """
+    rows = conn.execute("SELECT CAST(name AS BLOB) FROM sqlite_master WHERE type = 'table'")
+    names = {bytes(row[0]).decode("utf-8", "replace") for row in rows}
     missing = sorted((TABLES if version == SCHEMA_VERSION else BASE_TABLES) - names)
     if missing:
         raise ProjectError(f"{path}: the project is damaged (missing tables: {', '.join(missing)}); restore it from a backup")

@@ -11,9 +11,11 @@ import hashlib
 import json
 import logging
 import sqlite3
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
+from core.privacy.paths import from_stored, path_for_display
 from core.store import audit, model, schema
 from core.store.images import file_sha256
 from core.store.records import Finding
@@ -108,40 +110,75 @@ def check_labels(conn: sqlite3.Connection) -> list[Finding]:
 
 
 def check_images(conn: sqlite3.Connection, hash_files: bool = True, progress: Progress | None = None) -> list[Finding]:
-    """Image files missing or changed since import (embedded copies stand in for missing files)."""
+    """Image files missing or changed since import (embedded copies stand in for missing files).
+
+    Each file is read at most once however many rows point at it (frames, or a file imported again
+    after it changed), and each row is compared with what the file is now.
+    """
     findings: list[Finding] = []
     embedded = {h for (h,) in conn.execute("SELECT content_hash FROM embedded_files")}
     rows = conn.execute("SELECT id, path, content_hash, size_bytes FROM images ORDER BY id").fetchall()
-    checked: dict[str, str | None] = {}
+    files: dict[str, FileNow] = {}
     for index, (image_id, path, content_hash, size) in enumerate(rows):
         if progress is not None and index % 100 == 0:
             progress(index / max(len(rows), 1), f"checking image files {index}/{len(rows)}")
-        problem = checked.get(path) if path in checked else _file_problem(Path(path), content_hash, int(size), hash_files)
-        checked[path] = problem
+        problem = _file_problem(files, path, content_hash, int(size), hash_files)
         if problem is not None and content_hash not in embedded:
-            findings.append(Finding("image", f"image {image_id}: {path}: {problem}", int(image_id)))
+            findings.append(Finding("image", f"image {image_id}: {path_for_display(from_stored(path))}: {problem}", int(image_id)))
     return findings
 
 
-def _file_problem(path: Path, content_hash: str, size: int, hash_files: bool) -> str | None:
+#: What a file is now: (size, SHA-256 once computed, else None), or why it cannot be checked.
+FileNow = tuple[int, str | None] | str
+
+
+def _file_problem(files: dict[str, FileNow], stored: str, content_hash: str, size: int, hash_files: bool) -> str | None:
+    """How the file at ``stored`` differs from a row that recorded ``content_hash`` and ``size`` (None: it does not)."""
+    now = files.get(stored)
+    if now is None:
+        now = files[stored] = _stat(Path(from_stored(stored)))
+    if isinstance(now, str):
+        return now
+    actual, digest = now
+    if actual != size:
+        return f"changed since import (size {actual} bytes, was {size})"
+    if not hash_files:
+        return None
+    if digest is None:  # hashed only when a row's size matches, and then once
+        try:
+            digest = file_sha256(Path(from_stored(stored)))
+        except OSError as exc:
+            reason = f"cannot be read ({exc.strerror or exc})"
+            files[stored] = reason
+            return reason
+        files[stored] = (actual, digest)
+    return None if digest == content_hash else "changed since import (content hash differs)"
+
+
+def _stat(path: Path) -> FileNow:
     try:
-        actual = path.stat().st_size
-        if actual != size:
-            return f"changed since import (size {actual} bytes, was {size})"
-        if hash_files and file_sha256(path) != content_hash:
-            return "changed since import (content hash differs)"
+        info = path.stat()
     except FileNotFoundError:
         return "file missing; if the images were moved, run 'raresight project relink' with their new folder"
     except OSError as exc:
         return f"cannot be read ({exc.strerror or exc})"
-    return None
+    if not stat.S_ISREG(info.st_mode):  # hashing a FIFO would block forever
+        return "is not a regular file any more (a folder, a pipe or a device); relink the project to the image files"
+    return info.st_size, None
 
 
 def check_embedded(conn: sqlite3.Connection) -> list[Finding]:
-    """Embedded copies whose bytes no longer match their hash."""
+    """Embedded copies whose bytes no longer match their hash.
+
+    A de-identified copy differs from its file by design: the ``images_added`` audit row that stored
+    it records its own hash (``deidentified_copies``), and that is what it is checked against.
+    """
+    expected: dict[str, str] = {}
+    for (text,) in conn.execute("SELECT details FROM audit WHERE action = 'images_added' AND details LIKE '%deidentified_copies%'"):
+        expected.update(json.loads(text).get("deidentified_copies", {}))
     findings = []
     for content_hash, data in conn.execute("SELECT content_hash, data FROM embedded_files"):
-        if hashlib.sha256(bytes(data)).hexdigest() != content_hash:
+        if hashlib.sha256(bytes(data)).hexdigest() != expected.get(content_hash, content_hash):
             findings.append(Finding("image", f"embedded copy {content_hash[:12]}... was changed after it was stored"))
     return findings
 
@@ -160,10 +197,16 @@ def verify(conn: sqlite3.Connection, check_files: bool = True, hash_files: bool 
         checks.append(lambda: check_images(conn, hash_files, progress))
     findings: list[Finding] = []
     for check in checks:
-        try:
-            findings += check()
-        except sqlite3.DatabaseError as exc:
-            # A damaged file can fail a check outright: report it and go on with the others.
-            findings.append(Finding("integrity", f"could not be checked: {exc}"))
+        findings += guarded(check)
     log.info("verify: %d finding(s)", len(findings))
     return findings
+
+
+def guarded(check: Callable[[], list[Finding]]) -> list[Finding]:
+    """A check's findings; a damaged file can fail a check outright: reported, and the others go on."""
+    try:
+        return check()
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+        return [Finding("integrity", f"could not be checked: {exc}")]
+    except (ValueError, KeyError, TypeError) as exc:  # an audit row whose JSON is not what it should be
+        return [Finding("integrity", f"could not be checked: {type(exc).__name__}: {exc}")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from app.cli import main
 from core.reports.build import image_png
+from core.scoring.pipeline import load_project_model
 from core.store import Project
 from tests.core.embedding.tiny import COLOURS, make_image, register_tiny
 
@@ -48,8 +50,11 @@ def test_adapt_score_and_report_read_the_embedded_copies(tmp_path: Path, capsys:
     with Project.open(path, readonly=True) as project:
         state = project.model_state()
         assert state is not None
-        # explanations name the project's files, not the temporary copies read in their place
-        assert all(p.startswith(str(originals)) for p in state.settings["support_paths"])
+        # settings name support examples by content hash, never by path (issue 17); explanations name the
+        # project's files, found by those hashes, not the temporary copies read in their place
+        assert "support_paths" not in state.settings and str(originals) not in json.dumps(state.settings)
+        model = load_project_model(project)
+        assert all(p.startswith(str(originals)) for p in model.support_paths.values())
     queries = images(tmp_path / "queries", 1, seed=500)
     query_paths = [str(paths[0]) for paths in queries.values()]
     out = tmp_path / "case.html"
