@@ -24,6 +24,7 @@ def test_wheel_holds_code_and_resources(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("raresight-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "app/cli.py" in names and "core/imaging/loader.py" in names and "resources/__init__.py" in names
+    assert "resources/raresight-meta-lite0.safetensors" in names  # the meta-trained backbone
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "raresight = app.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
     assert not any(n.startswith("tests/") for n in names)

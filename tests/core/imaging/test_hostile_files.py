@@ -92,7 +92,7 @@ def test_crafted_file_refused_fast_and_next_file_loads(hostile: dict[str, Path],
 
 # Loads every crafted file, then the good one after each, under an address-space cap: an attempt to
 # allocate what a header claims would fail as MemoryError, and peak RSS shows what was touched.
-_CAPPED = """
+_CAPPED = r"""
 import json, re, resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 # Linux keeps the peak RSS across fork and exec, so a child of a big pytest process starts with the
