@@ -85,8 +85,9 @@ def run_score(args: argparse.Namespace) -> int:
     from core.scoring.pipeline import load_project_model, score_images, stamp_audit_head  # torch: loaded only when scoring
     from core.store import Project
 
-    files = [str(path) for path in iter_files(args.paths, args.recursive)]
-    if not files:
+    skipped: list[tuple[str, str]] = []  # FIFOs, sockets, devices inside folders: never opened, listed with the reason
+    files = [str(path) for path in iter_files(args.paths, args.recursive, on_skip=lambda p, reason: skipped.append((str(p), reason)))]
+    if not files and not skipped:
         raise NothingToScore(no_files_reason(args.paths, args.recursive))
     with Project.open(args.project, readonly=True) as project:
         model = load_project_model(project)
@@ -94,6 +95,9 @@ def run_score(args: argparse.Namespace) -> int:
     done = sink.done_keys()
     run = _Run()
     todo = []
+    for path, reason in skipped:
+        run.errors.append(ScoreError(path, f"{display(path)}: {reason}"))
+        run.attempted.append(path)
     for path in files:
         kind = special_file_kind(path)  # a FIFO or device would block the reader: skipped with the reason
         if kind is not None:
@@ -101,7 +105,7 @@ def run_score(args: argparse.Namespace) -> int:
             run.attempted.append(path)
         elif path not in done:
             todo.append(path)
-    resumed = len(files) - len(todo) - len(run.errors)
+    resumed = len(files) - len(todo) - (len(run.errors) - len(skipped))
     if resumed:
         print(f"resuming: {resumed} image(s) already in {display(args.out)}", file=sys.stderr)
     bar = TerminalProgress()

@@ -123,8 +123,11 @@ def load_files(
     ``check_cancelled`` raises :class:`core.errors.Cancelled` to stop between files.
     Returns (readable, unreadable) counts.
     """
-    files = list(iter_files(paths, recursive=recursive))
-    readable = unreadable = 0
+    skipped: list[tuple[str, str]] = []  # FIFOs, sockets, devices inside folders: never opened
+    files = list(iter_files(paths, recursive=recursive, on_skip=lambda p, reason: skipped.append((str(p), reason))))
+    readable, unreadable = 0, len(skipped)
+    for path, reason in skipped:
+        emit(UnreadableFile(path, f"{path}: {reason}"))
     for index, path in enumerate(files):
         check_cancelled()
         try:

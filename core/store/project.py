@@ -196,8 +196,9 @@ class Project:
         transaction (``on_committed`` is called after each with the running report). Cancelling saves
         what was read so far and raises :class:`Cancelled`.
         """
-        files = list(iter_files(paths, recursive))
         report = ImportReport()
+        # FIFOs, sockets and devices inside folders: listed with the reason, never opened (a FIFO blocks)
+        files = list(iter_files(paths, recursive, on_skip=lambda path, reason: report.failed.append((str(path), f"{path}: {reason}"))))
         save = functools.partial(self._save_batch, class_name=class_name, relabel=relabel, report=report, on_committed=on_committed)
         batch: list[ImageRecord] = []
         blobs: dict[str, bytes] = {}
