@@ -18,7 +18,9 @@ import numpy.typing as npt
 from PIL import Image
 
 from core.embedding import CancelToken, ProgressFn, check_cancel
-from core.errors import RareSightError
+from core.errors import ImageReadError, RareSightError
+from core.imaging import decoder_boundary
+from core.imaging.frame_headers import png_size
 from core.reports import write_html, write_pdf
 from core.reports.build import build_report
 from core.scoring.output import open_sink
@@ -56,8 +58,9 @@ def read_snapshot(project: Project, failed: Sequence[tuple[str, str]] = (), note
     thumbnails = {}
     for record in images:
         png = project.thumbnail(int(record.id or 0))
-        if png is not None:
-            thumbnails[int(record.id or 0)] = decode_png(png)
+        picture = None if png is None else decode_png(png)
+        if picture is not None:
+            thumbnails[int(record.id or 0)] = picture
     version, predictions = read_predictions(project)
     return ProjectSnapshot(
         str(project.path),
@@ -81,11 +84,22 @@ def read_predictions(project: Project) -> tuple[int | None, dict[int, Prediction
     return state.version, {p.image_id: p for p in project.predictions(state.version)}
 
 
-def decode_png(png: bytes) -> npt.NDArray[np.uint8]:
-    """PNG bytes -> uint8 (h, w) greyscale or (h, w, 3) RGB (decoded here, in the worker)."""
-    with Image.open(io.BytesIO(png)) as picture:
-        mode = "L" if picture.mode in ("L", "I", "I;16", "F") else "RGB"
-        return np.asarray(picture.convert(mode), dtype=np.uint8)
+THUMBNAIL_MAX_SIDE = 1024  # written at a few hundred pixels at most: a bigger one is a damaged or crafted project
+
+
+def decode_png(png: bytes) -> npt.NDArray[np.uint8] | None:
+    """PNG bytes -> uint8 (h, w) greyscale or (h, w, 3) RGB (decoded here, in the worker); None (no
+    thumbnail shown) for one whose header declares an oversized image or that does not decode: the
+    project file is untrusted input too."""
+    size = png_size(png)
+    if size is None or not (0 < size[0] <= THUMBNAIL_MAX_SIDE and 0 < size[1] <= THUMBNAIL_MAX_SIDE):
+        return None
+    try:
+        with decoder_boundary("a stored thumbnail"), Image.open(io.BytesIO(png)) as picture:
+            mode = "L" if picture.mode in ("L", "I", "I;16", "F") else "RGB"
+            return np.asarray(picture.convert(mode), dtype=np.uint8)
+    except ImageReadError:
+        return None
 
 
 def import_paths(

@@ -5,11 +5,10 @@ from __future__ import annotations
 import warnings
 
 from pydicom import dcmread
-from pydicom.errors import InvalidDicomError
 from pydicom.pixels.utils import get_nr_frames
 
 from core.errors import ImageReadError
-from core.imaging import load_image, sniff_format
+from core.imaging import decoder_boundary, load_image, sniff_format
 
 
 def default_frame(path: str) -> int:
@@ -24,16 +23,19 @@ def default_frame(path: str) -> int:
             head = file.read(132)
     except OSError:
         return 0  # gone since it was scored: nothing better to say
-    if sniff_format(head) not in ("DICOM", ""):
+    kind = sniff_format(head)
+    if kind not in ("DICOM", ""):
         return 0
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pydicom quotes element values, which can be patient data
-            header = dcmread(path, stop_before_pixels=True, force=True, specific_tags=["NumberOfFrames"])
-            # the rule of core.imaging.dicom: frames counted as at least one, the middle one by default
-            return max(int(get_nr_frames(header, warn=False)), 1) // 2
-    except (InvalidDicomError, OSError, ValueError, TypeError, AttributeError, KeyError):
+    if kind == "DICOM":  # a preamble and DICM: the header alone, behind the decoders' boundary
         try:
-            return load_image(path).frame
+            with decoder_boundary(path, "DICOM header could not be read"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # pydicom quotes element values, which can be patient data
+                header = dcmread(path, stop_before_pixels=True, specific_tags=["NumberOfFrames"])
+                # the rule of core.imaging.dicom: frames counted as at least one, the middle one by default
+                return max(int(get_nr_frames(header, warn=False)), 1) // 2
         except ImageReadError:
-            return 0
+            pass
+    try:  # anything else (no preamble, a damaged header): load_image's own checks answer
+        return load_image(path).frame
+    except ImageReadError:
+        return 0

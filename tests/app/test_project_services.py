@@ -35,3 +35,22 @@ def test_grid_status_line() -> None:
     assert status_text(None, "sickle cell", 0.824) == "sickle cell 82 %"
     assert status_text(None, "", 0.9) == "none of these"
     assert status_text(None, None, None) == ""
+
+
+def test_a_stored_thumbnail_is_decoded_only_when_small_and_sound() -> None:
+    import io
+    import struct
+    import zlib
+
+    import numpy as np
+    from PIL import Image
+
+    from app.gui.project_services import decode_png
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((12, 20), 90, np.uint8)).save(buffer, format="PNG")
+    assert decode_png(buffer.getvalue()).shape == (12, 20)  # type: ignore[union-attr]
+    ihdr = struct.pack(">IIBBBBB", 13000, 13000, 8, 0, 0, 0, 0)  # a crafted project: 13000 x 13000 declared
+    bomb = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    assert decode_png(bomb) is None
+    assert decode_png(b"\x89PNG\r\n\x1a\n" + b"\0" * 40) is None  # not decodable: no thumbnail, no traceback

@@ -46,3 +46,9 @@ def test_dicom_without_a_file_header(tmp_path: Path) -> None:
     path = tmp_path / "bare.dcm"
     path.write_bytes(buffer.getvalue())
     assert default_frame(str(path)) == load_image(path).frame == 7
+
+
+def test_a_damaged_dicom_header_falls_back_without_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.dcm"
+    path.write_bytes(b"\0" * 128 + b"DICM" + b"\xff" * 4096)  # the preamble, then nothing a parser can read
+    assert default_frame(str(path)) == 0
