@@ -78,16 +78,37 @@ def easyfsl_episode(head: torch.Tensor, ep: Any) -> tuple[float, np.ndarray, np.
     return float(ok.mean()), proba.max(1), ok
 
 
-def collect(data: Path, domain: str, seed: int, shots: int, adapt: str, episodes: int, ways: int = 5, queries: int = 15) -> Episodes:
+def collect(
+    data: Path,
+    domain: str,
+    seed: int,
+    shots: int,
+    adapt: str,
+    episodes: int,
+    ways: int = 5,
+    queries: int = 15,
+    backbone: str = "efficientnet-lite0",
+) -> Episodes:
     """Run ``episodes`` episodes of one domain (same sampler and seeds as ``raresight eval``)."""
     ds = load_folder_dataset(data / domain, DOMAINS[domain])
-    emb, _ = embed_dataset(ds, "efficientnet-lite0", activations=adapt != "none")
-    return run_episodes(ds, emb, domain, seed, shots, adapt, episodes, ways_for(ds, ways), queries)
+    emb, _ = embed_dataset(ds, backbone, activations=adapt != "none")
+    return run_episodes(ds, emb, domain, seed, shots, adapt, episodes, ways_for(ds, ways), queries, backbone)
 
 
 def run_episodes(
-    ds: FolderDataset, emb: EmbeddingResult, domain: str, seed: int, shots: int, adapt: str, episodes: int, ways: int, queries: int
+    ds: FolderDataset,
+    emb: EmbeddingResult,
+    domain: str,
+    seed: int,
+    shots: int,
+    adapt: str,
+    episodes: int,
+    ways: int,
+    queries: int,
+    backbone: str = "efficientnet-lite0",
 ) -> Episodes:
+    """The episodes through the engine on ``backbone``'s embeddings ``emb``; the easyfsl baseline always on Lite0's head
+    (it reads ``emb``'s head block, so pass Lite0's embeddings for the baseline figures to be the anchor's)."""
     readable = np.flatnonzero(emb.ok)
     assert len(readable) == len(ds.files), "development data must all be readable"
     head = torch.from_numpy(emb.raw[:, 0, -load_backbone("efficientnet-lite0").layout[-1][1] :]).float()
@@ -96,7 +117,7 @@ def run_episodes(
     for i, ep in enumerate(eps):
         # a generous budget: the 40 steps, not the load on the machine, bound adaptation, so records are reproducible
         clf = PrototypicalClassifier(
-            "efficientnet-lite0",
+            backbone,
             adapt=adapt,
             adapt_seconds=300.0,
             random_state=seed * 100003 + i,  # type: ignore[arg-type]
