@@ -25,6 +25,7 @@ COMMAND_MODULES = {  # command name -> the module that registers it
     "adapt": "app.commands.adapt",
     "score": "app.commands.score",
     "report": "app.commands.report",
+    "export": "app.commands.export",
     "meta-train": "app.commands.metatrain",
 }
 
