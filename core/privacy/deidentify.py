@@ -104,12 +104,16 @@ def deidentify_dicom(data: bytes, name: str) -> bytes:
     """
     from pydicom import dcmread
 
+    from core.privacy import ps315
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pydicom's warnings quote element values, which can be patient data
+            before = dcmread(io.BytesIO(data), force=True)
             dataset = dcmread(io.BytesIO(data), force=True)
             _anonymize(dataset)
             _strip(dataset)
+            ps315.enforce(before, dataset)  # what dicognito leaves of the profile's table (timezone, overlays, icons ...)
             buffer = io.BytesIO()
             dataset.save_as(buffer, enforce_file_format=False)
     except Exception as exc:  # whatever a third-party parser raises on odd data, the copy is refused

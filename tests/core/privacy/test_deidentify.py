@@ -57,3 +57,21 @@ def test_what_cannot_be_deidentified_is_refused_not_stored_as_it_is(monkeypatch:
     monkeypatch.setattr("core.privacy.deidentify._anonymize", fails)
     with pytest.raises(ImageReadError, match=r"bad\.dcm: its copy could not be de-identified \(IndexError\).*--embed-identifiable"):
         deidentify_dicom((FILES / "CT_small.dcm").read_bytes(), "bad.dcm")
+
+
+def test_embedded_copies_keep_no_value_of_the_profile_table() -> None:
+    """dicognito leaves some of Table E.1-1 (timezone offset, overlays, icons, trailing padding): the copy
+    the project stores must not, in any bundled file."""
+    from core.privacy import ps315
+
+    checked = 0
+    for path in sorted(FILES.glob("*.dcm")):
+        original = path.read_bytes()
+        try:
+            copy = deidentify_dicom(original, path.name)
+        except ImageReadError:
+            continue  # refused outright: nothing identifiable is stored
+        result = ps315.check(read(original), read(copy))
+        assert result.left_identifying == [], (path.name, result.left_identifying)
+        checked += result.checked > 0
+    assert checked >= 40
