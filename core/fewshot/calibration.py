@@ -228,11 +228,9 @@ def _interp_log(shots: float, xs: tuple[float, ...], ys: list[float]) -> float:
 def load_calibration(backbone_id: str) -> Calibration:
     """The shipped calibration for ``backbone_id``; an uncalibrated default (with a note in the log) if none."""
     table = json.loads(_calibration_text()).get("backbones", {})
-    meta_trained = ".rsbackbone" in backbone_id or backbone_id == "raresight-meta-lite0"
-    if meta_trained and backbone_id not in table and "efficientnet-lite0" in table:
-        # A meta-trained backbone is distilled toward the pretrained one: its base's calibration is the
-        # nearest one shipped until one is fitted for it (fitted leave-one-domain-out for each, the held-out
-        # ECE of raresight-meta-lite0 is within 0.02 of Lite0's: bench/results/lodo-metatrain-calibration.json).
+    if ".rsbackbone" in backbone_id and "efficientnet-lite0" in table:
+        # A meta-trained file is distilled toward the pretrained backbone: its base's calibration is the
+        # nearest one shipped until one is fitted for it (raresight-meta-lite0 ships its own).
         base = Calibration.from_dict(table["efficientnet-lite0"])
         return replace(base, extra={**base.extra, "note": f"calibration of efficientnet-lite0, the base of {backbone_id}"})
     if backbone_id not in table:

@@ -50,9 +50,10 @@ def test_differs_from_lite0_with_the_same_layout(meta: MetaLite0Features) -> Non
     assert not any(k.endswith("running_var") for k in changed)  # BatchNorm statistics kept
 
 
-def test_borrows_lite0_calibration_and_says_so() -> None:
+def test_has_its_own_calibration_fitted_on_domains_it_never_saw() -> None:
     calibration = load_calibration("raresight-meta-lite0")
-    assert "efficientnet-lite0" in calibration.extra["note"]
+    assert "fold backbone that never trained on it" in calibration.extra["fitted_on"]
+    assert calibration.extra["fitted_by"].startswith("bench/lodo_metatrain_calibration.py --ship")
 
 
 def test_a_missing_resource_is_a_clear_model_error(monkeypatch: pytest.MonkeyPatch) -> None:
