@@ -126,8 +126,8 @@ def load_files(
     skipped: list[tuple[str, str]] = []  # FIFOs, sockets, devices inside folders: never opened
     files = list(iter_files(paths, recursive=recursive, on_skip=lambda p, reason: skipped.append((str(p), reason))))
     readable, unreadable = 0, len(skipped)
-    for path, reason in skipped:
-        emit(UnreadableFile(path, f"{path}: {reason}"))
+    for special, reason in skipped:
+        emit(UnreadableFile(special, f"{special}: {reason}"))
     for index, path in enumerate(files):
         check_cancelled()
         try:

@@ -36,6 +36,12 @@ FIELDS = {
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _ctrl_c_on() -> None:
+    """The child's SIGINT as a terminal gives it: a shell starts background jobs (a CI script's, say) with
+    SIGINT ignored, which the child would inherit, and then no Ctrl-C could reach it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_eval_writes_the_json_the_issue_specifies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = make_dataset(tmp_path / "data", per_class=6, classes=("red", "green", "blue"))
     out = tmp_path / "eval.json"
@@ -156,7 +162,9 @@ def test_ctrl_c_keeps_the_finished_shot_counts(tmp_path: Path) -> None:
     driver += "sys.exit(main(sys.argv[1:]))"
     argv = ["eval", str(data), "--shots", "1", "2", "--queries", "1", "--episodes", "2000", "--backbone", "tiny-test"]
     argv += ["--progress-every", "0", "--json", str(out)]
-    proc = subprocess.Popen([sys.executable, "-c", driver, *argv], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", driver, *argv], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_ctrl_c_on
+    )
     assert proc.stderr is not None
     seen = []
     try:

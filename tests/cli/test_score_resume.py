@@ -39,6 +39,12 @@ def adapted_project(tmp_path: Path) -> tuple[Path, Path]:
 
 
 @pytest.mark.slow
+def _ctrl_c_on() -> None:
+    """The child's SIGINT as a terminal gives it: a shell starts background jobs (a CI script's, say) with
+    SIGINT ignored, which the child would inherit, and then no Ctrl-C could reach it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_killed_run_resumes_to_the_uninterrupted_output(tmp_path: Path) -> None:
     project, queries = adapted_project(tmp_path)
 
@@ -78,7 +84,7 @@ def test_ctrl_c_leaves_a_complete_parquet_file_and_the_same_command_resumes(tmp_
     journal = tmp_path / "resumed.parquet.partial.jsonl"
     command = [str(RARESIGHT), "score", str(project), str(queries), "-r", "--out", str(out)]
     env = {**os.environ, "RARESIGHT_CACHE_DIR": str(tmp_path / "cache2")}
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=_ctrl_c_on)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and (not journal.exists() or journal.read_text().count("\n") < 32):
         time.sleep(0.05)
