@@ -64,15 +64,23 @@ _lock = threading.Lock()  # dicognito's anonymizer keeps its UID map in plain di
 _anonymizer: Any = None
 
 
-def _anonymize(dataset: Any) -> None:
-    """dicognito's profile, one anonymizer per process: UIDs shared by files of one study stay shared."""
+def new_anonymizer() -> Any:
+    """A dicognito anonymizer with its own UID map and date shift (random seed: the mapping cannot be
+    recomputed from the originals). One per export, so two exports cannot be linked by their UIDs."""
+    from dicognito.anonymizer import Anonymizer
+
+    return Anonymizer()
+
+
+def _anonymize(dataset: Any, anonymizer: Any = None) -> None:
+    """dicognito's profile through ``anonymizer``, else one per process (the project's embedded copies):
+    UIDs shared by files of one study stay shared."""
     global _anonymizer
     with _lock:
-        if _anonymizer is None:
-            from dicognito.anonymizer import Anonymizer
-
-            _anonymizer = Anonymizer()  # random seed: the mapping cannot be recomputed from the originals
-        _anonymizer.anonymize(dataset)
+        if anonymizer is None:
+            _anonymizer = _anonymizer or new_anonymizer()
+            anonymizer = _anonymizer
+        anonymizer.anonymize(dataset)
 
 
 def _strip(dataset: Any) -> None:
@@ -96,7 +104,7 @@ def _nested(dataset: Any) -> list[Any]:
     return items
 
 
-def deidentify_dicom(data: bytes, name: str) -> bytes:
+def deidentify_dicom(data: bytes, name: str, anonymizer: Any = None) -> bytes:
     """A de-identified copy of the DICOM file ``data`` (its pixel data byte for byte the same).
 
     ``name`` only names the file in an error. Raises ImageReadError when the file cannot be
@@ -111,7 +119,7 @@ def deidentify_dicom(data: bytes, name: str) -> bytes:
             warnings.simplefilter("ignore")  # pydicom's warnings quote element values, which can be patient data
             before = dcmread(io.BytesIO(data), force=True)
             dataset = dcmread(io.BytesIO(data), force=True)
-            _anonymize(dataset)
+            _anonymize(dataset, anonymizer)
             _strip(dataset)
             ps315.enforce(before, dataset)  # what dicognito leaves of the profile's table (timezone, overlays, icons ...)
             buffer = io.BytesIO()

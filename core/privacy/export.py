@@ -103,7 +103,10 @@ def export_project(
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     done = False
     try:
-        rows = _write_cases(project, cases, staging, report, deidentify, allow_burned_in, progress, is_cancelled)
+        from core.privacy.deidentify import new_anonymizer
+
+        anonymizer = new_anonymizer() if deidentify else None  # this export's own UID map and date shift
+        rows = _write_cases(project, cases, staging, report, anonymizer, allow_burned_in, progress, is_cancelled)
         _write_labels(staging / LABELS_FILE, rows)
         report.rows = len(rows)
         if target.exists():
@@ -179,7 +182,7 @@ def _write_cases(
     cases: list[_Case],
     staging: Path,
     report: ExportReport,
-    deidentify: bool,
+    anonymizer: Any,
     allow_burned_in: bool,
     progress: Progress | None,
     is_cancelled: Callable[[], bool] | None,
@@ -192,7 +195,7 @@ def _write_cases(
         source = path_for_display(case.records[0].path)
         try:
             data = _source_bytes(project, case.records[0])
-            written = _dicom(data, source, deidentify, allow_burned_in, report) if case.is_dicom else _png(data, case.records[0], staging)
+            written = _dicom(data, source, anonymizer, allow_burned_in, report) if case.is_dicom else _png(data, case.records[0], staging)
         except (ImageReadError, ProjectError) as exc:
             report.skipped.append((case.records[0].path, str(exc)))
             continue
@@ -224,9 +227,10 @@ def _source_bytes(project: Project, record: ImageRecord) -> bytes:
     return copy
 
 
-def _dicom(data: bytes, source: str, deidentify: bool, allow_burned_in: bool, report: ExportReport) -> bytes:
-    if not deidentify:
-        return data  # --keep-identifiers: as it is
+def _dicom(data: bytes, source: str, anonymizer: Any, allow_burned_in: bool, report: ExportReport) -> bytes:
+    """The exported DICOM; ``anonymizer`` None: --keep-identifiers, as it is."""
+    if anonymizer is None:
+        return data
     before = _parse(data, source)
     if str(before.get("BurnedInAnnotation", "")).strip().upper() == "YES" and not allow_burned_in:
         raise ImageReadError(
@@ -237,7 +241,7 @@ def _dicom(data: bytes, source: str, deidentify: bool, allow_burned_in: bool, re
     from core.privacy.deidentify import deidentify_dicom
 
     try:
-        after = _parse(deidentify_dicom(data, source), source)
+        after = _parse(deidentify_dicom(data, source, anonymizer), source)
     except ImageReadError as exc:
         raise ImageReadError(source, exc.reason, "export it without it, or add it again from another copy") from exc
     from core.privacy import ps315

@@ -269,3 +269,15 @@ def test_export_loads_no_model_stack(tmp_path: Path) -> None:
     code, loaded = _loaded_after(["export", str(project), str(tmp_path / "out"), "--deidentify"], tmp_path, HEAVY)
     assert code == 0
     assert loaded == []
+
+
+def test_two_exports_cannot_be_linked_by_their_uids(tmp_path: Path) -> None:
+    """Each export has its own UID map and date shift: two collaborators' sets share no replaced UID."""
+    ct = shutil.copy(CT, tmp_path / f"{FAKE_PATIENT}.dcm")
+    project = _project(tmp_path, Path(ct))
+    assert main(["export", str(project), str(tmp_path / "a"), "--deidentify"]) == 0
+    assert main(["export", str(project), str(tmp_path / "b"), "--deidentify"]) == 0
+    a, b = (read_dicom(tmp_path / name / "case-0001.dcm") for name in ("a", "b"))
+    original = read_dicom(CT)
+    assert len({original.StudyInstanceUID, a.StudyInstanceUID, b.StudyInstanceUID}) == 3
+    assert a.SOPInstanceUID != b.SOPInstanceUID

@@ -51,7 +51,7 @@ def test_uids_of_one_study_stay_shared_within_a_run() -> None:
 
 
 def test_what_cannot_be_deidentified_is_refused_not_stored_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
-    def fails(dataset: object) -> None:
+    def fails(dataset: object, anonymizer: object = None) -> None:
         raise IndexError("an element the anonymizer cannot handle")
 
     monkeypatch.setattr("core.privacy.deidentify._anonymize", fails)
