@@ -227,18 +227,22 @@ def estimate_sd(fit_eps: dict[str, dict[str, er.Episodes]]) -> float:
 
 
 def ship(fit_eps: dict[str, dict[str, er.Episodes]], args: argparse.Namespace) -> int:
+    return ship_calibration(fit_eps, args.ship, "efficientnet-lite0", f"{', '.join(er.DOMAINS)}: ", "bench/lodo.py --ship")
+
+
+def ship_calibration(fit_eps: dict[str, dict[str, er.Episodes]], path: Path, backbone: str, data: str, script: str) -> int:
+    """Fit ``backbone``'s calibration on every domain's seed-1 episodes of ROWS and write it into the calibration file."""
     cal = fit_on(fit_eps, list(er.DOMAINS)).to_dict()
     cal["estimate_sd"] = estimate_sd(fit_eps)
     cal["fitted_on"] = (
-        f"{', '.join(er.DOMAINS)}: seed-{FIT_SEED} episodes "
+        f"{data}seed-{FIT_SEED} episodes "
         + ", ".join(f"{name} ({n} per domain)" for name, _, _, n in ROWS)
         + "; ways min(5, classes - 1), 15 queries, chest grouped by patient and rbc by smear"
     )
-    cal["fitted_by"] = f"bench/lodo.py --ship (git {git_sha()})"
-    path = args.ship
+    cal["fitted_by"] = f"{script} (git {git_sha()})"
     table = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"version": 2, "backbones": {}}
     table["version"] = 2
-    table["backbones"]["efficientnet-lite0"] = cal
+    table["backbones"][backbone] = cal
     path.write_text(json.dumps(table, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(cal, indent=1))
     return 0

@@ -14,7 +14,6 @@ borrowed calibration's rise in ECE goes away with one fitted for the backbone).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -27,7 +26,8 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import episode_records as er  # noqa: E402
 from bench_json import write_json  # noqa: E402
-from lodo import FIT_SEED, REPORT_SEED, episodes_for, estimate_sd, fit_on, git_sha, score  # noqa: E402
+from lodo import FIT_SEED, REPORT_SEED, episodes_for, fit_on, git_sha, score, ship_calibration  # noqa: E402
+from lodo import ROWS as SHIP_ROWS  # noqa: E402
 
 import core.metatrain.backbone_file  # noqa: E402,F401  (registers .rsbackbone files)
 
@@ -97,26 +97,12 @@ def main() -> int:
     return 0
 
 
-SHIP_ROWS = (*ROWS, ("5-shot adapted", 5, "auto", 30))
-
-
 def ship(args: argparse.Namespace) -> int:
     """The shipped calibration of raresight-meta-lite0: fitted on every domain's fold episodes (each domain seen
-    by a backbone that never trained on it, as a clinician's new domain is), as bench/lodo.py --ship does for Lite0."""
+    by a backbone that never trained on it, as a clinician's new domain is), the rows of bench/lodo.py --ship."""
     eps = {d: {r: meta_episodes(args.data, args.records, d, FIT_SEED, k, a, n) for r, k, a, n in SHIP_ROWS} for d in er.DOMAINS}
-    cal = fit_on(eps, list(er.DOMAINS)).to_dict()
-    cal["estimate_sd"] = estimate_sd(eps)
-    cal["fitted_on"] = (
-        f"{', '.join(er.DOMAINS)}, each on the fold backbone that never trained on it: seed-{FIT_SEED} episodes "
-        + ", ".join(f"{name} ({n} per domain)" for name, _, _, n in SHIP_ROWS)
-        + "; ways min(5, classes - 1), 15 queries, chest grouped by patient and rbc by smear"
-    )
-    cal["fitted_by"] = f"bench/lodo_metatrain_calibration.py --ship (git {git_sha()})"
-    table = json.loads(args.ship.read_text(encoding="utf-8"))
-    table["backbones"]["raresight-meta-lite0"] = cal
-    args.ship.write_text(json.dumps(table, indent=1) + "\n", encoding="utf-8")
-    print(json.dumps(cal, indent=1))
-    return 0
+    data = f"{', '.join(er.DOMAINS)}, each on the fold backbone that never trained on it: "
+    return ship_calibration(eps, args.ship, "raresight-meta-lite0", data, "bench/lodo_metatrain_calibration.py --ship")
 
 
 if __name__ == "__main__":

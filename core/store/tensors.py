@@ -82,6 +82,12 @@ def _header(data: bytes) -> tuple[dict[str, Any], int]:
     return header, 8 + size
 
 
+def safetensors_metadata(data: bytes) -> dict[str, Any]:
+    """The ``__metadata__`` of safetensors bytes (empty when none). Raises ProjectError when malformed."""
+    metadata = _header(data)[0].get("__metadata__", {})
+    return metadata if isinstance(metadata, dict) else {}
+
+
 def decode_safetensors(data: bytes) -> dict[str, npt.NDArray[Any]]:
     """safetensors bytes -> arrays by name (copies, writable). Raises ProjectError when malformed."""
     import numpy as np
