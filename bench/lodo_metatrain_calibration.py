@@ -33,7 +33,7 @@ import core.metatrain.backbone_file  # noqa: E402,F401  (registers .rsbackbone f
 
 ROWS = (("1-shot", 1, "auto", 300), ("5-shot frozen", 5, "none", 300))
 FOLDS = Path.home() / ".cache" / "raresight" / "metatrain-folds"
-KEEP = ("accuracy", "ece", "set_coverage", "set_size", "open_set_auroc", "estimate_abs_error")
+KEEP = ("accuracy", "ece", "set_coverage", "set_size", "open_set_auroc", "known_flagged_none", "unknown_flagged_none", "estimate_abs_error")
 
 
 def meta_episodes(data: Path, records: Path, domain: str, seed: int, shots: int, adapt: str, n: int) -> er.Episodes:
