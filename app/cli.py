@@ -26,6 +26,7 @@ COMMAND_MODULES = {  # command name -> the module that registers it
     "score": "app.commands.score",
     "report": "app.commands.report",
     "export": "app.commands.export",
+    "pacs": "app.commands.pacs",
     "meta-train": "app.commands.metatrain",
 }
 

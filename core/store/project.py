@@ -23,7 +23,7 @@ from typing import Any
 
 from core.errors import Cancelled, ImageReadError, ProjectError
 from core.imaging import iter_files
-from core.store import anchor, audit, db, images, labels, lifecycle, model, relink, schema, undo, verify, wal
+from core.store import anchor, audit, db, images, labels, lifecycle, model, pacs_instances, relink, schema, undo, verify, wal
 from core.store.records import (
     AuditHead,
     ClassInfo,
@@ -127,7 +127,7 @@ class Project:
     def _upgrade(self) -> None:
         with self._db.read("reading the schema version") as conn:
             current = schema.read_versions(conn)[1]
-        if current == schema.SCHEMA_VERSION:
+        if current == schema.SCHEMA_VERSION or (self._db.readonly and current in schema.READABLE_WITHOUT_UPGRADE):
             return
         if self._db.readonly:
             raise ProjectError(
@@ -234,6 +234,27 @@ class Project:
         report = ImportReport()
         self._save_batch(list(records), embedded or {}, class_name=class_name, relabel=relabel, report=report, on_committed=None)
         return report
+
+    def pacs_known(self, server_sha256: str, instance_sha256s: Iterable[str]) -> set[str]:
+        """Which instances (SHA-256 of their SOP Instance UID) the project already has from that server."""
+        with self._db.read("looking up instances imported from a PACS") as conn:
+            return pacs_instances.known(conn, server_sha256, instance_sha256s)
+
+    def add_retrieved(
+        self,
+        retrieved: Sequence[pacs_instances.Retrieved],
+        server_sha256: str,
+        *,
+        class_name: str | None = None,
+        known: Iterable[str] = (),
+    ) -> pacs_instances.RetrievalSaved:
+        """Add instances retrieved from a PACS (decoded, de-identified copies) in one transaction: all, or none.
+
+        With ``class_name`` the new images are labelled, and so are the images of the ``known``
+        instances (imported before), except images already in another class (``label_conflicts``).
+        """
+        with self._db.write(f"saving {len(retrieved)} image(s) retrieved from a PACS") as conn:
+            return pacs_instances.save(conn, retrieved, server_sha256, self.actor, class_name, known)
 
     def _save_batch(
         self,

@@ -22,7 +22,7 @@ from core.errors import ProjectError
 #: "RSgt": identifies a RareSight project in the SQLite header (offset 68).
 APPLICATION_ID = 0x52536774
 #: The schema this version of RareSight writes. Older files are migrated on open.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 HEADER_SIZE = 100
@@ -31,7 +31,20 @@ HEADER_SIZE = 100
 # triggers; the audit hash chain is what makes such tampering detectable.)
 _APPEND_ONLY = ("audit", "labels", "steps")
 
-DDL = """
+# Schema 2: images retrieved from a PACS, by SHA-256 of the server's display URL and of the SOP
+# Instance UID (never the UID itself), so the same instance is not imported twice.
+PACS_DDL = """
+CREATE TABLE pacs_instances (
+    server_sha256 TEXT NOT NULL CHECK (length(server_sha256) = 64),
+    instance_sha256 TEXT NOT NULL CHECK (length(instance_sha256) = 64),
+    image_id INTEGER NOT NULL REFERENCES images (id),
+    added_at TEXT NOT NULL,
+    PRIMARY KEY (server_sha256, instance_sha256)
+);
+"""
+
+DDL = (
+    """
 CREATE TABLE meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -126,10 +139,24 @@ CREATE TABLE audit (
     hash TEXT NOT NULL
 );
 """
+    + PACS_DDL
+)
 
 #: Every table a project of :data:`SCHEMA_VERSION` has.
 TABLES = frozenset(
-    {"meta", "classes", "images", "thumbnails", "embedded_files", "steps", "labels", "model_versions", "predictions", "audit"}
+    {
+        "meta",
+        "classes",
+        "images",
+        "thumbnails",
+        "embedded_files",
+        "steps",
+        "labels",
+        "model_versions",
+        "predictions",
+        "audit",
+        "pacs_instances",
+    }
 )
 
 
@@ -148,8 +175,26 @@ def _append_only_triggers() -> str:
     return "\n".join(parts) + "\n"
 
 
+def _add_pacs_instances(conn: sqlite3.Connection) -> None:
+    """1 -> 2: the table of instances retrieved from a PACS."""
+    for statement in split_statements(PACS_DDL):
+        conn.execute(statement)
+
+
 #: Migrations: MIGRATIONS[n] upgrades a schema-n file to n + 1, inside one transaction.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _add_pacs_instances}
+#: Tables added after schema 1, with the version that added them.
+ADDED_IN = {"pacs_instances": 2}
+
+
+def tables_of(version: int) -> frozenset[str]:
+    """Every table a project of schema ``version`` (1 up to :data:`SCHEMA_VERSION`) has."""
+    return frozenset(name for name in TABLES if ADDED_IN.get(name, 1) <= version)
+
+
+#: Older schemas this version reads read-only as they are (``project info``, ``verify``, scoring): their
+#: upgrades only add tables that readers do without (no PACS import happened in a schema-1 file).
+READABLE_WITHOUT_UPGRADE = frozenset({1})
 
 
 @dataclass(frozen=True)

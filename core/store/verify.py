@@ -33,10 +33,11 @@ def check_database(conn: sqlite3.Connection) -> list[Finding]:
     app_id, version = schema.read_versions(conn)
     if app_id != schema.APPLICATION_ID:
         findings.append(Finding("schema", f"application id is {app_id:#x}, not a RareSight project"))
-    if version != schema.SCHEMA_VERSION:
+    older = version in schema.READABLE_WITHOUT_UPGRADE  # fine: upgraded the next time it is opened for writing
+    if version != schema.SCHEMA_VERSION and not older:
         findings.append(Finding("schema", f"schema version {version}, expected {schema.SCHEMA_VERSION}"))
     names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    missing = sorted(schema.TABLES - names)
+    missing = sorted(schema.tables_of(version if older else schema.SCHEMA_VERSION) - names)
     if missing:
         findings.append(Finding("schema", f"missing tables: {', '.join(missing)}"))
     return findings

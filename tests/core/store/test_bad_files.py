@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import ProjectError
-from core.store import Project
+from core.store import Project, schema
 from tests.core.store.helpers import make_pngs, sha256
 
 
@@ -106,7 +106,7 @@ def test_newer_schema_version(saved: Path) -> None:
     conn.execute("PRAGMA user_version = 7")
     conn.commit()
     conn.close()
-    _refused(saved, "newer RareSight \\(project schema 7, this version reads up to 1\\).*update RareSight")
+    _refused(saved, f"newer RareSight \\(project schema 7, this version reads up to {schema.SCHEMA_VERSION}\\).*update RareSight")
     _refused(saved, "newer RareSight", readonly=True)
 
 

@@ -23,30 +23,32 @@ def test_an_older_project_is_migrated_on_open(tmp_path: Path, monkeypatch: pytes
     def add_comments(conn: sqlite3.Connection) -> None:
         conn.execute("CREATE TABLE comments (id INTEGER PRIMARY KEY, text TEXT)")
 
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(schema.MIGRATIONS, 1, add_comments)
+    current = schema.SCHEMA_VERSION
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setitem(schema.MIGRATIONS, current, add_comments)
     monkeypatch.setattr(schema, "TABLES", schema.TABLES | {"comments"})
     with pytest.raises(ProjectError, match="open it once for writing"):
         Project.open(path, readonly=True)
     with Project.open(path) as project:
-        assert project.info().schema_version == 2
-        assert project.audit_log("schema_migrated")[0].details["from"] == 1
+        assert project.info().schema_version == current + 1
+        assert project.audit_log("schema_migrated")[-1].details["from"] == current
         assert project.verify() == []
-    copy = Path(f"{path}.schema1.bak")
+    copy = Path(f"{path}.schema{current}.bak")
     monkeypatch.undo()
     with Project.open(copy, readonly=True) as kept:
-        assert kept.info().schema_version == 1 and kept.info().classes == {"a": 0}
+        assert kept.info().schema_version == current and kept.info().classes == {"a": 0}
 
 
 def test_a_missing_migration_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "old.raresight"
     Project.create(path).close()
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 3)
-    with pytest.raises(ProjectError, match="no migration from project schema 1"):
+    current = schema.SCHEMA_VERSION
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", current + 1)  # and no MIGRATIONS[current]
+    with pytest.raises(ProjectError, match=f"no migration from project schema {current}"):
         Project.open(path)
     monkeypatch.undo()
     with Project.open(path) as project:
-        assert project.info().schema_version == 1
+        assert project.info().schema_version == current
 
 
 def test_header_identifies_a_project(tmp_path: Path) -> None:
