@@ -21,6 +21,7 @@ import torch
 from core.embedding import EmbeddingResult, load_backbone
 from core.evaluation import load_folder_dataset, run_episode, sample_episodes
 from core.evaluation.dataset import FolderDataset
+from core.evaluation.episodes import sample_pools
 from core.evaluation.runner import embed_dataset
 from core.fewshot import PrototypicalClassifier
 from core.fewshot.calibration import TaskStatistics, softmax
@@ -88,11 +89,13 @@ def collect(
     ways: int = 5,
     queries: int = 15,
     backbone: str = "efficientnet-lite0",
+    pool: int = 0,
 ) -> Episodes:
-    """Run ``episodes`` episodes of one domain (same sampler and seeds as ``raresight eval``)."""
+    """Run ``episodes`` episodes of one domain (same sampler and seeds as ``raresight eval``); with ``pool`` each
+    episode also learns from that many unlabelled images, drawn as ``raresight eval --unlabelled`` draws them."""
     ds = load_folder_dataset(data / domain, DOMAINS[domain])
     emb, _ = embed_dataset(ds, backbone, activations=adapt != "none")
-    return run_episodes(ds, emb, domain, seed, shots, adapt, episodes, ways_for(ds, ways), queries, backbone)
+    return run_episodes(ds, emb, domain, seed, shots, adapt, episodes, ways_for(ds, ways), queries, backbone, pool)
 
 
 def run_episodes(
@@ -106,6 +109,7 @@ def run_episodes(
     ways: int,
     queries: int,
     backbone: str = "efficientnet-lite0",
+    pool: int = 0,
 ) -> Episodes:
     """The episodes through the engine on ``backbone``'s embeddings ``emb``; the easyfsl baseline always on Lite0's head
     (it reads ``emb``'s head block, so pass Lite0's embeddings for the baseline figures to be the anchor's)."""
@@ -113,6 +117,7 @@ def run_episodes(
     assert len(readable) == len(ds.files), "development data must all be readable"
     head = torch.from_numpy(emb.raw[:, 0, -load_backbone("efficientnet-lite0").layout[-1][1] :]).float()
     _, eps = sample_episodes(ds.labels, ds.groups, ways, shots, queries, episodes, seed)
+    pools = sample_pools(ds.labels, ds.groups, eps, pool, seed) if pool > 0 else [None] * len(eps)
     out = Episodes(domain, [], [], [], [], np.zeros(len(eps)), np.zeros(len(eps)), [], [], np.zeros(len(eps)), [], [], [], [])
     for i, ep in enumerate(eps):
         # a generous budget: the 40 steps, not the load on the machine, bound adaptation, so records are reproducible
@@ -122,7 +127,7 @@ def run_episodes(
             adapt_seconds=300.0,
             random_state=seed * 100003 + i,  # type: ignore[arg-type]
         )
-        r = run_episode(clf, emb, ds, ep, 0.9)
+        r = run_episode(clf, emb, ds, ep, 0.9, pools[i])  # the classifier's default pool method, as the app uses it
         assert r.stats is not None
         out.logits.append(r.logits)
         out.targets.append(r.targets)
