@@ -165,7 +165,7 @@ class MainWindow(QMainWindow):
         self.library.show_project(project.filtered if path else None, project.failures if path else None, project.classes.names())
         self.open_files_action.setText("Import images…" if path else "Open images…")
         self.open_folder_action.setText("Import folder…" if path else "Open folder…")
-        self.viewer_model.clear()  # nothing of the previous project stays on show
+        self.viewer_model.set_project(project.project)  # its stored copies stand in for absent files; clears the viewer
         self.prediction_model.select(None)
         self._sync_placeholder()
 

@@ -7,9 +7,12 @@ CLI uses too, so the window and ``raresight score`` agree.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,10 +22,12 @@ from PIL import Image
 
 from core.embedding import CancelToken, ProgressFn, check_cancel
 from core.errors import ImageReadError, RareSightError
-from core.imaging import decoder_boundary
+from core.imaging import MedicalImage, decoder_boundary, load_image
 from core.imaging.frame_headers import png_size
+from core.privacy.paths import path_for_display
 from core.reports import write_html, write_pdf
 from core.reports.build import build_report
+from core.scoring.embedded import readable_path
 from core.scoring.output import open_sink
 from core.scoring.pipeline import DEFAULT_COVERAGE, load_project_model, score_images, stamp_audit_head
 from core.scoring.records import ScoreError, ScoreRow
@@ -100,6 +105,49 @@ def decode_png(png: bytes) -> npt.NDArray[np.uint8] | None:
             return np.asarray(picture.convert(mode), dtype=np.uint8)
     except ImageReadError:
         return None
+
+
+def read_image(project: Project | None, path: str, frame: int | None = None) -> MedicalImage:
+    """One frame of the image at ``path`` (None: the reader's default frame), for the viewer.
+
+    A project image whose file is absent (imported from a PACS: its path is only the project's name
+    for it, or added with ``--embed`` and moved since) is read from the copy stored in the project,
+    by the same reader (``load_image``, behind the decoder boundary), and keeps ``path`` as its path.
+    Raises ImageReadError naming ``path``, as for a file.
+    """
+    if project is None or Path(path).is_file():
+        return load_image(path, frame=frame)
+    record = next((r for r in project.images() if r.path == path), None)
+    with tempfile.TemporaryDirectory(prefix="raresight-view-") as folder:
+        copy = None if record is None else readable_path(project, record, Path(folder))
+        if copy is None:  # not a project image, or one with neither its file nor a copy
+            return load_image(path, frame=frame)  # the reader's own message (file not found)
+        try:
+            image = load_image(copy, frame=frame)
+        except ImageReadError as exc:  # named as the clinician knows the image, not by the temporary copy
+            raise ImageReadError(path_for_display(path), exc.reason, exc.advice) from exc
+    return dataclasses.replace(image, path=path)
+
+
+@contextmanager
+def readable_images(project: Project, paths: Sequence[str]) -> Iterator[dict[str, str]]:
+    """{a path to read: the project's name for the image} for the project images at ``paths``, in order.
+
+    The file where it is; else the copy stored in the project (PACS imports, ``--embed``), written to
+    a temporary folder removed on exit (as ``raresight adapt`` reads them). Images with neither are
+    left out; a path that is not a project image is kept as it is (reading it says what is wrong).
+    """
+    records: dict[str, ImageRecord] = {}
+    for record in project.images():
+        records.setdefault(record.path, record)
+    with tempfile.TemporaryDirectory(prefix="raresight-copies-") as folder:
+        names: dict[str, str] = {}
+        for path in paths:
+            known = records.get(path)
+            readable = path if known is None else readable_path(project, known, Path(folder))
+            if readable is not None:
+                names.setdefault(readable, path)
+        yield names
 
 
 def import_paths(
@@ -184,22 +232,24 @@ def export_predictions(
     """Score every image of the project with its adapted model into ``output`` (CSV, JSONL, Parquet).
 
     The same rows ``raresight score`` writes; a Parquet file also holds the project's audit head in its
-    metadata, as there. The export is recorded in the audit log. Returns the number of rows written.
+    metadata, as there. Images held only as copies in the project (PACS imports, ``--embed`` of files
+    moved since) are scored from the copy; their path column is the project's name for the image.
+    The export is recorded in the audit log. Returns the number of rows written.
     """
     model = load_project_model(project)
     if output.exists():
         output.unlink()  # a fresh export, not a resumed one
-    paths = [r.path for r in project.images() if Path(r.path).is_file()]
     sink = open_sink(output, model.classes)
     written = 0
     try:
-        batch: list[ScoreRow] = []
-        for item in score_images(model, paths, coverage=coverage, progress=progress, cancel=cancel):
-            if isinstance(item, ScoreRow):
-                batch.append(item)
-            if len(batch) >= 64:
-                sink.append(batch)
-                written, batch = written + len(batch), []
+        with readable_images(project, [r.path for r in project.images()]) as names:
+            batch: list[ScoreRow] = []
+            for item in score_images(model, list(names), coverage=coverage, progress=progress, cancel=cancel):
+                if isinstance(item, ScoreRow):  # stored copies keep the project's name for the image
+                    batch.append(dataclasses.replace(item, path=names[item.path]))
+                if len(batch) >= 64:
+                    sink.append(batch)
+                    written, batch = written + len(batch), []
         check_cancel(cancel, "export")
         sink.append(batch)
         written += len(batch)
@@ -232,12 +282,13 @@ def export_report(
         raise ExportError("select the images to report on first")
     model = load_project_model(project)
     rows = []
-    for item in score_images(model, list(paths), coverage=coverage, progress=progress, cancel=cancel):
-        if isinstance(item, ScoreError):
-            raise ExportError(item.error)
-        rows.append(item)
-    check_cancel(cancel, "report")
-    content = build_report(model, rows, coverage=coverage)
+    with readable_images(project, list(paths)) as names:  # the report's pictures are read while the copies exist
+        for item in score_images(model, list(names), coverage=coverage, progress=progress, cancel=cancel):
+            if isinstance(item, ScoreError):
+                raise ExportError(item.error.replace(item.path, path_for_display(names[item.path])))
+            rows.append(item)
+        check_cancel(cancel, "report")
+        content = build_report(model, rows, coverage=coverage)
     (write_pdf if output.suffix.lower() == ".pdf" else write_html)(content, output)
     project.record_event("export", {"kind": "report", "path": str(output), "cases": len(rows), "model_version": model.version})
     return len(rows)

@@ -14,6 +14,7 @@ from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QMainWindow, QSplitter
 
 from core.defaults import DEFAULT_COVERAGE
+from core.pacs.types import display_url
 
 CONFIG_DIR_ENV = "RARESIGHT_CONFIG_DIR"
 SETTINGS_FILE = "gui.ini"
@@ -134,4 +135,19 @@ def use_unlabelled() -> bool:
 def set_use_unlabelled(value: bool) -> None:
     store = _store()
     store.setValue("model/use_unlabelled", bool(value))
+    store.sync()
+
+
+def pacs_server() -> tuple[str, str]:
+    """(DICOMweb address, user name) of the PACS the import dialog used last; ('', '') at first."""
+    store = _store()
+    return str(store.value("pacs/url", "") or ""), str(store.value("pacs/username", "") or "")
+
+
+def set_pacs_server(url: str, username: str) -> None:
+    """Remember the PACS address and user name, never a password: any ``user:password@`` (and query)
+    written into the address is dropped (``core.pacs.types.display_url``); secrets go to the OS keyring."""
+    store = _store()
+    store.setValue("pacs/url", display_url(url) if url.strip() else "")
+    store.setValue("pacs/username", username)
     store.sync()

@@ -46,7 +46,7 @@ def test_crash_in_a_worker_reaches_the_excepthook_dialog(
     def broken_loader(*args: object, **kwargs: object) -> None:
         raise RuntimeError("bug in a loader")
 
-    monkeypatch.setattr("app.gui.viewmodels.viewer.load_image", broken_loader)
+    monkeypatch.setattr("app.gui.project_services.load_image", broken_loader)  # what the viewer reads images through
     configure_logging()
     with main.installed_hooks():
         window.viewer_model.open(str(image_folder.ct))

@@ -7,18 +7,28 @@ version change.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from app.gui import model_services, settings
+from app.gui import model_services, project_services, settings
 from app.gui.model_services import AccuracyEstimate, ClassQuality, ImageExplanation
 from app.gui.viewmodels.project import ProjectViewModel
 from app.gui.workers import JobContext
 from core.scoring.pipeline import ProjectModel, ScoringError
 from core.scoring.pool_record import describe_pool
+from core.store import Project
 
 NO_MODEL = "No predictions yet: label a few examples of each class, then press Adapt."
+
+
+def explain(project: Project, model: ProjectModel, path: str, coverage: float) -> ImageExplanation:
+    """The model's answer for the project image at ``path``, read from the project's stored copy when
+    its file is absent (a PACS import; ``--embed`` and moved since), as the viewer shows it."""
+    with project_services.readable_images(project, [path]) as names:
+        readable = next(iter(names), path)
+        return dataclasses.replace(model_services.explain(model, readable, coverage), path=path)
 
 
 @dataclass(frozen=True)
@@ -102,7 +112,7 @@ class PredictionViewModel(QObject):
                     return _Answer(image_id, None, None, key, False, ([], None), str(exc))
                 quality = model_services.support_quality(model)
             ctx.check()
-            explanation = None if path is None else model_services.explain(model, path, coverage)
+            explanation = None if path is None else explain(project, model, path, coverage)
             return _Answer(image_id, explanation, model, key, stale, quality)
 
         self._set_loading(True)

@@ -29,8 +29,14 @@ from core.store.folder_classes import ClassFolders
 
 log = logging.getLogger(__name__)
 
-#: The long tasks Cancel stops (the others are short reads the window needs).
-CANCELLABLE = ("import", "adapt", "export")
+#: Long tasks the dialogs start through :meth:`ProjectViewModel.run_task`.
+PACS_IMPORT, CASE_EXPORT = "PACS import", "case export"
+
+#: The long tasks Cancel (toolbar, Model menu, Esc) stops; the others are short reads the window needs.
+CANCELLABLE = ("import", "adapt", "export", PACS_IMPORT, CASE_EXPORT)
+
+#: Tasks a new long task may replace (short, and redone when needed).
+_REPLACEABLE = ("", "explain", "sync")
 
 
 class ProjectViewModel(QObject):
@@ -39,7 +45,7 @@ class ProjectViewModel(QObject):
     Signals: ``projectChanged(path)`` ('' when closed), ``stateChanged()`` (classes, labels,
     predictions or undo changed), ``taskChanged(name)`` ('' when idle), ``progressChanged(f, text)``,
     ``importFinished(added, failed)``, ``adaptFinished(result)``, ``exportFinished(path, rows)``,
-    ``modelResult(job name, value)`` (jobs of :meth:`run_model_job`), ``message(text)``,
+    ``modelResult(job name, value)`` (jobs of :meth:`run_model_job` and :meth:`run_task`), ``message(text)``,
     ``errorOccurred(message)``.
     """
 
@@ -74,6 +80,7 @@ class ProjectViewModel(QObject):
         self._classes: list[ClassInfo] = []
         self._id_by_hash: dict[str, int] = {}
         self._after_task: list[Callable[[], None]] = []
+        self._stop_task: Callable[[], None] | None = None  # how the running run_task job is asked to stop
         self.runner = JobRunner("model", self, background=True)
         self.runner.progress.connect(self.progressChanged)
         self.runner.result.connect(self._on_result)
@@ -192,22 +199,43 @@ class ProjectViewModel(QObject):
         else:
             self._after_task = [lambda: self._start(name, fn)]
 
+    def run_task(self, name: str, fn: Callable[[JobContext], Any], stop: Callable[[], None] | None = None) -> str:
+        """Start a long job (a PACS import, a case export) now; '' when it started, else why not (for the user).
+
+        Long tasks never queue. With ``name`` in :data:`CANCELLABLE` the window's Cancel calls ``stop()``
+        (the job then says how it ended, as on its dialog's Cancel), else cancels ``ctx`` (result dropped).
+        A :class:`ProjectSnapshot` returned is applied; any other value reaches ``modelResult(name, value)``.
+        """
+        if self.project is None:
+            return "Open or create a project first (File > New project…)."
+        why = self._busy_reason()
+        if why:
+            return why
+        self._start(name, fn)
+        self._stop_task = stop
+        return ""
+
     def cancel(self) -> None:
-        """Cancel the running task; an adaptation or export cancelled this way writes nothing.
+        """Cancel the running task; an adaptation, export, PACS import or case export cancelled this way
+        writes nothing (the job stops at its next check, in the worker).
 
         A cancelled import keeps the images read so far (the project saves them in batches).
         After an adaptation, the model version is read back once the worker has stopped, in case
         the adaptation had already saved its result when the cancel arrived.
         """
-        task, project = self.task, self.project
+        task, project, stop = self.task, self.project, self._stop_task
         if task not in CANCELLABLE:
             return  # reading the project back, or an explanation: short, and needed
+        if stop is not None:  # the job says how it ended (it may be past its last check): as its dialog's Cancel
+            self.message.emit(f"Cancelling the {task}…")
+            stop()
+            return
         self.runner.cancel()
         if task == "import" and project is not None:  # the images read so far are kept: show them
             self.message.emit("Import cancelled; the images read so far were added to the project.")
             self._start("open", lambda ctx: project_services.read_snapshot(project))
             return
-        self.message.emit(f"{task.capitalize()} cancelled; the project is unchanged.")
+        self.message.emit(f"{task[:1].upper()}{task[1:]} cancelled; the project is unchanged.")
         if task == "adapt" and project is not None:
             self._start("sync", lambda ctx: project_services.read_predictions(project))
             return
@@ -215,12 +243,17 @@ class ProjectViewModel(QObject):
         self._run_after_task()
 
     def _refuse_when_busy(self) -> bool:
-        if self.task not in ("", "explain", "sync"):
-            self.message.emit(f"Please wait: {self.task} is still running (or cancel it).")
-            return True
-        return False
+        why = self._busy_reason()
+        if why:
+            self.message.emit(why)
+        return bool(why)
+
+    def _busy_reason(self) -> str:
+        """Why a long task cannot start now ('' when it can)."""
+        return "" if self.task in _REPLACEABLE else f"Please wait: {self.task} is still running (or cancel it)."
 
     def _start(self, name: str, fn: Callable[[JobContext], Any]) -> None:
+        self._stop_task = None
         self._set_task(name)
         self._job_name = name
         self.runner.start(fn)

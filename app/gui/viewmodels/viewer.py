@@ -1,4 +1,8 @@
-"""The viewer's state: which image and frame is shown, through which window."""
+"""The viewer's state: which image and frame is shown, through which window.
+
+Images are read by path; a project image whose file is absent (imported from a PACS, or added with
+``--embed`` and moved since) is read from the project's stored copy (``project_services.read_image``).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,11 @@ import numpy as np
 import numpy.typing as npt
 from PySide6.QtCore import QObject, Signal, Slot
 
-from app.gui import services
+from app.gui import project_services, services
 from app.gui.workers import JobContext, JobRunner
-from core.imaging import MedicalImage, Window, load_image
+from core.imaging import MedicalImage, Window
 from core.imaging.medical_image import full_range_window
+from core.store import Project
 
 
 class ViewerViewModel(QObject):
@@ -35,6 +40,7 @@ class ViewerViewModel(QObject):
         self._presets: list[Window] = []
         self._rendered: npt.NDArray[np.uint8] | None = None
         self._requested_path: str | None = None
+        self._project: Project | None = None
         self._runner = JobRunner("viewer-loader", self)
         self._runner.result.connect(self._on_loaded)
         self._runner.error.connect(self._on_error)
@@ -61,12 +67,21 @@ class ViewerViewModel(QObject):
     def loading(self) -> bool:
         return self._runner.busy
 
+    def set_project(self, project: Project | None) -> None:
+        """The open project (None: browsing files), whose stored copies stand in for absent files.
+
+        Shows nothing until the next :meth:`open`: nothing of the previous project stays on show.
+        """
+        self.clear()
+        self._project = project
+
     def open(self, path: str) -> None:
         """Show ``path`` (its default frame); cancels an image or frame still loading."""
         self._requested_path = path
+        project = self._project
 
         def job(ctx: JobContext) -> tuple[MedicalImage, bool]:
-            return load_image(path), True
+            return project_services.read_image(project, path), True
 
         self._runner.start(job)
 
@@ -83,10 +98,10 @@ class ViewerViewModel(QObject):
         image = self._image
         if image is None or image.path != self._requested_path or not 0 <= frame < image.n_frames:
             return
-        path = image.path
+        path, project = image.path, self._project
 
         def job(ctx: JobContext) -> tuple[MedicalImage, bool]:
-            return load_image(path, frame=frame), False
+            return project_services.read_image(project, path, frame), False
 
         self._runner.start(job)
 

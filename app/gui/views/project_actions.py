@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Slot
+from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu
+from PySide6.QtWidgets import QDialog, QMainWindow, QMenu
 
 from app.gui import settings
 from app.gui.viewmodels.project import CANCELLABLE, ProjectViewModel
 from app.gui.views import dialogs
+from app.gui.views.export_dialog import ExportDialog
 from app.gui.views.library_panel import LibraryPanel
+from app.gui.views.pacs_dialog import PacsDialog
 
 
 class ProjectActions(QObject):
@@ -35,6 +37,12 @@ class ProjectActions(QObject):
         self.save = action("Save", QKeySequence.StandardKey.Save, "Every change is saved in the project file as you work")
         self.export = action("Export predictions (CSV)…", "Ctrl+E", "Write every image's prediction to a CSV file")
         self.report = action("Export report (PDF/HTML)…", "Ctrl+Shift+E", "A case report for the selected images")
+        self.import_pacs = action("Import from PACS…", None, "Search a hospital archive (DICOMweb) and import series into the project")
+        self.export_cases = action(
+            "Export labelled cases…", None, "The labelled images, de-identified, with a labels CSV, for a collaborator"
+        )
+        self.pacs_dialog: PacsDialog | None = None
+        self.export_dialog: ExportDialog | None = None
         self.undo = action("Undo", QKeySequence.StandardKey.Undo)
         self.redo = action("Redo", "Ctrl+Shift+Z")
         self.adapt = action("Adapt", "Ctrl+R", "Fit the model to your labels and predict every unlabelled image")
@@ -58,8 +66,8 @@ class ProjectActions(QObject):
         file_menu.addMenu(self.recent_menu)
         file_menu.addActions([self.save, self.close_project])
         file_menu.addSeparator()
-        file_menu.addActions(import_actions)
-        file_menu.addActions([self.export, self.report])
+        file_menu.addActions([*import_actions, self.import_pacs])
+        file_menu.addActions([self.export, self.report, self.export_cases])
         file_menu.addSeparator()
         bar = self._window.menuBar()
         edit = bar.addMenu("&Edit")
@@ -80,6 +88,8 @@ class ProjectActions(QObject):
         self.save.triggered.connect(self._save)
         self.export.triggered.connect(self._export)
         self.report.triggered.connect(self._report)
+        self.import_pacs.triggered.connect(self.show_pacs_dialog)
+        self.export_cases.triggered.connect(self.show_export_dialog)
         self.undo.triggered.connect(model.undo)
         self.redo.triggered.connect(model.redo)
         self.adapt.triggered.connect(model.adapt)
@@ -107,6 +117,8 @@ class ProjectActions(QObject):
         self.adapt.setEnabled(has and idle and bool(model.labels))
         self.export.setEnabled(has and idle and model.model_version is not None)
         self.report.setEnabled(has and idle and model.model_version is not None)
+        self.import_pacs.setEnabled(has and idle)
+        self.export_cases.setEnabled(has and idle and bool(model.labels))
         self.cancel.setEnabled(task in CANCELLABLE)
 
     @Slot()
@@ -157,6 +169,25 @@ class ProjectActions(QObject):
         path = dialogs.choose_report(self._window, f"{project.path.stem}-report.pdf", project.path.parent)
         if path:
             self._model.export_report(ids, path)
+
+    @Slot()
+    def show_pacs_dialog(self) -> None:
+        """File > Import from PACS…: the dialog, window-modal (one at a time)."""
+        if self.pacs_dialog is None:
+            self.pacs_dialog = PacsDialog(self._model, self._window)
+            self._open_dialog(self.pacs_dialog, "pacs_dialog")
+
+    @Slot()
+    def show_export_dialog(self) -> None:
+        """File > Export labelled cases…: the dialog, window-modal (one at a time)."""
+        if self.export_dialog is None:
+            self.export_dialog = ExportDialog(self._model, self._window)
+            self._open_dialog(self.export_dialog, "export_dialog")
+
+    def _open_dialog(self, dialog: QDialog, attribute: str) -> None:
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(lambda *_: setattr(self, attribute, None))
+        dialog.open()
 
     @Slot()
     def show_label_next(self) -> None:
