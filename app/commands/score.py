@@ -30,6 +30,12 @@ removed once every file in it has been scored.
 Running the same command again after Ctrl-C or a crash resumes: finished images are not scored
 again (a Parquet output keeps its finished rows in FILE.partial.jsonl until the run completes).
 
+--engine ray scores on a Ray cluster (pip install 'raresight[cluster]'; docs/cluster.md): --out is then
+a folder of Parquet shards (part-*.parquet, one per --batch-size files, the local engine's columns and
+rows), unreadable files are listed in DIR/_scores.errors.csv, and a rerun skips the images already in
+its shards. Without --address it starts a local Ray instance on this machine. The project file, the
+images and DIR must be at the same paths on every Ray worker (a shared file system).
+
 exit status:
   0    every file was scored (now or by an earlier run)
   1    some or all files could not be read (listed in FILE.errors.csv); the others were scored
@@ -76,10 +82,36 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="name the report's cases by file name (default: by row number; file names can identify patients)",
     )
+    cluster = parser.add_argument_group("cluster (--engine ray)")
+    cluster.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process (default); ray: a Ray Data pipeline, --out a folder of Parquet shards",
+    )
+    cluster.add_argument(
+        "--address", metavar="ADDR", help="join this Ray cluster (ray://HOST:10001, HOST:6379 or auto); default: start one here"
+    )
+    cluster.add_argument(
+        "--workers", type=_positive, metavar="N", help="scoring actors, each with the model loaded once (default: one per CPU)"
+    )
+    cluster.add_argument("--batch-size", type=_positive, metavar="B", help="files per shard, each scored by one actor (default 256)")
     parser.set_defaults(run=run_score)
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def run_score(args: argparse.Namespace) -> int:
+    if args.engine == "ray":
+        return _run_ray(args)
+    given = [flag for flag, value in (("--address", args.address), ("--workers", args.workers), ("--batch-size", args.batch_size)) if value]
+    if given:
+        raise RareSightError(f"{', '.join(given)}: only with --engine ray; add --engine ray, or leave them out")
     import core.metatrain.backbone_file  # noqa: F401  (registers .rsbackbone files with load_backbone)
     from core.imaging import iter_files
     from core.scoring.pipeline import load_project_model, score_images, stamp_audit_head  # torch: loaded only when scoring
@@ -141,6 +173,123 @@ def run_score(args: argparse.Namespace) -> int:
     if errors and not scored and not resumed:
         print("no file could be read as an image: score DICOM, PNG, JPEG, TIFF or BMP files (the reasons are above)")
     return 1 if errors else 0
+
+
+def _run_ray(args: argparse.Namespace) -> int:
+    """``--engine ray``: the same files, checks, rows and errors file, as Parquet shards in the folder --out."""
+    from core.scoring import ray_engine as engine
+
+    engine.import_ray()  # first: without Ray, say how to install it before any work
+    import core.metatrain.backbone_file  # noqa: F401  (registers .rsbackbone files with load_backbone)
+    from core.imaging import iter_files
+    from core.scoring.pipeline import load_project_model
+    from core.store import Project
+
+    if args.report_dir is not None:
+        raise RareSightError("--report-dir is not available with --engine ray; score with --engine local for a report")
+    skipped: list[tuple[str, str]] = []
+    files = [str(path) for path in iter_files(args.paths, args.recursive, on_skip=lambda p, reason: skipped.append((str(p), reason)))]
+    if not files and not skipped:
+        raise NothingToScore(no_files_reason(args.paths, args.recursive))
+    with Project.open(args.project, readonly=True) as project:
+        model = load_project_model(project)  # refuses, as locally, when labels changed since adapt
+    done = engine.prepare_output(args.out, model.classes)  # images in the shards already written
+    run = _Run()
+    todo: list[str] = []
+    seen: set[str] = set()
+    for path, reason in skipped:
+        run.errors.append(ScoreError(path, f"{display(path)}: {reason}"))
+        run.attempted.append(path)
+    for path in files:
+        kind = special_file_kind(path)
+        if kind is not None:
+            run.errors.append(ScoreError(path, special_file_message(path, kind)))
+            run.attempted.append(path)
+        elif path not in done and path not in seen:  # a file named twice is scored once: one row per image
+            todo.append(path)  # unreadable files of earlier runs too: tried again, as locally
+            seen.add(path)
+    resumed = sum(path in done for path in set(files))
+    if resumed:
+        print(f"resuming: {resumed} image(s) already in {display(args.out)}", file=sys.stderr)
+    chunks = {chunk.shard: chunk for chunk in engine.plan_chunks(todo, args.batch_size or engine.DEFAULT_CHUNK)}
+    stem = args.out / engine.ERRORS_STEM  # the errors file is DIR/_scores.errors.csv
+    try:
+        _score_chunks(args, model, chunks, run)
+    except KeyboardInterrupt:
+        written = update_errors(stem, run.attempted, run.errors)
+        in_shards = len(engine.prepare_output(args.out, model.classes))  # shards finished as the run stopped count too
+        print(
+            f"interrupted: {in_shards} row(s) are in {display(args.out)}"
+            + (f", unreadable files in {display(written)}" if written else "")
+            + "; run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 130
+    order = {path: index for index, path in enumerate(files)}
+    errors = sorted(run.errors, key=lambda e: order.get(e.path, -1))
+    written = update_errors(stem, run.attempted, errors)
+    for error in errors:
+        print(f"FAIL  {display(error.error)}")
+    print(
+        f"{len(files)} file(s): {run.scored} scored now, {resumed} already done, {len(errors)} unreadable"
+        + (f" (see {display(written)})" if errors and written else "")
+    )
+    if written and not errors:
+        print(f"earlier runs' unreadable files are still listed in {display(written)}")
+    if model.audit_head is not None:
+        print(f"project audit head: row {model.audit_head.row_id}, chain hash {model.audit_head.hash} (also in each shard's metadata)")
+    if errors and not run.scored and not resumed:
+        print("no file could be read as an image: score DICOM, PNG, JPEG, TIFF or BMP files (the reasons are above)")
+    return 1 if errors else 0
+
+
+def _score_chunks(args: argparse.Namespace, model: Any, todo: dict[str, Any], run: _Run) -> None:
+    """Score the chunks not done yet on Ray, with progress, driver overhead and worker memory on stderr."""
+    import time
+
+    from core.scoring import ray_engine as engine
+
+    if not todo:
+        return
+    total = sum(len(chunk.paths) for chunk in todo.values())
+    started = time.perf_counter()
+    with engine.RaySession(args.address, args.workers) as session:
+        where = f"joined {args.address}" if args.address else "started a local Ray instance"
+        print(
+            f"ray: {where} in {session.start_seconds:.1f} s; {min(session.pool_size, len(todo))} worker(s), "
+            f"{session.cpus_per_worker:g} CPU(s) each",
+            file=sys.stderr,
+        )
+        bar = TerminalProgress(log_every=30.0)
+        peaks: dict[int, float] = {}
+        first: float | None = None
+        tried = 0
+        try:
+            results = engine.score_on_ray(
+                session,
+                args.project,
+                model.version,
+                list(todo.values()),
+                args.out,
+                coverage=args.coverage,
+                metadata=engine.audit_metadata(model.audit_head),
+            )
+            for result in results:
+                first = first if first is not None else time.perf_counter() - started
+                run.scored += result.rows
+                run.errors += result.errors
+                run.attempted += todo[result.shard].paths
+                tried += len(todo[result.shard].paths)
+                peaks[result.worker] = max(peaks.get(result.worker, 0.0), result.peak_rss_mb)
+                bar(tried, total, f"{len(peaks)} worker(s)")
+        finally:
+            bar.finish()
+            if first is not None:
+                print(
+                    f"ray: first shard after {first:.1f} s; peak memory per worker {max(peaks.values()):.0f} MB "
+                    f"({', '.join(f'{v:.0f}' for v in sorted(peaks.values()))})",
+                    file=sys.stderr,
+                )
 
 
 @dataclass
