@@ -47,15 +47,17 @@ FIT_SEED, REPORT_SEED = 1, 0
 COVERAGE = 0.9
 
 
-def record_file(records: Path, domain: str, seed: int, shots: int, adapt: str, episodes: int) -> Path:
-    return records / f"{domain}-seed{seed}-{shots}shot-{adapt}-{episodes}.npz"
+def record_file(records: Path, domain: str, seed: int, shots: int, adapt: str, episodes: int, pool: int = 0) -> Path:
+    prefix = f"pool{pool}-" if pool else ""
+    return records / f"{prefix}{domain}-seed{seed}-{shots}shot-{adapt}-{episodes}.npz"
 
 
-def episodes_for(data: Path, records: Path, domain: str, seed: int, shots: int, adapt: str, episodes: int) -> er.Episodes:
-    path = record_file(records, domain, seed, shots, adapt, episodes)
+def episodes_for(data: Path, records: Path, domain: str, seed: int, shots: int, adapt: str, episodes: int, pool: int = 0) -> er.Episodes:
+    """The saved episodes (run and saved when missing); with ``pool`` each episode also learns from that many unlabelled images."""
+    path = record_file(records, domain, seed, shots, adapt, episodes, pool)
     if not path.is_file():
         start = time.perf_counter()
-        er.save(path, er.collect(data, domain, seed, shots, adapt, episodes))
+        er.save(path, er.collect(data, domain, seed, shots, adapt, episodes, pool=pool))
         log.warning("ran %s in %.0f s", path.name, time.perf_counter() - start)
     return er.load(path)
 

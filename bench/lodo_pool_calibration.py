@@ -52,15 +52,6 @@ KEEP = (
 )
 
 
-def pool_episodes(data: Path, records: Path, domain: str, seed: int, shots: int, adapt: str, n: int) -> er.Episodes:
-    path = records / f"pool{POOL}-{domain}-seed{seed}-{shots}shot-{adapt}-{n}.npz"
-    if not path.is_file():
-        start = time.perf_counter()
-        er.save(path, er.collect(data, domain, seed, shots, adapt, n, pool=POOL))
-        logging.getLogger("lodo_pool_calibration").warning("ran %s in %.0f s", path.name, time.perf_counter() - start)
-    return er.load(path)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
@@ -80,7 +71,7 @@ def main() -> int:
         runs["no pool"][seed] = {d: {r: episodes_for(args.data, args.records, d, seed, k, a, n) for r, k, a, n in rows} for d in er.DOMAINS}
         pool_rows = rows if seed == REPORT_SEED else ROWS
         runs["pool"][seed] = {
-            d: {r: pool_episodes(args.data, args.records, d, seed, k, a, n) for r, k, a, n in pool_rows} for d in er.DOMAINS
+            d: {r: episodes_for(args.data, args.records, d, seed, k, a, n, pool=POOL) for r, k, a, n in pool_rows} for d in er.DOMAINS
         }
     table: dict[str, Any] = {}
     for held_out in er.DOMAINS:

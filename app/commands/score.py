@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,14 +145,7 @@ def run_score(args: argparse.Namespace) -> int:
         run.write(sink, score_images(model, todo, coverage=args.coverage, progress=lambda f, m: bar(round(f * len(todo)), len(todo), m)))
     except KeyboardInterrupt:
         bar.finish()
-        listed = update_errors(args.out, run.attempted, run.errors)
-        print(
-            f"interrupted: {run.scored + resumed} row(s) are in {display(args.out)}"
-            + (f", unreadable files in {display(listed)}" if listed else "")
-            + "; run the same command again to resume",
-            file=sys.stderr,
-        )
-        return 130
+        return _interrupted(args.out, run.scored + resumed, update_errors(args.out, run.attempted, run.errors))
     bar.finish()
     scored, errors = run.scored, run.errors
     listed = update_errors(args.out, run.attempted, errors)
@@ -160,16 +153,33 @@ def run_score(args: argparse.Namespace) -> int:
         print(f"FAIL  {display(error.error)}")
     if args.report_dir is not None:
         _batch_report(args, model)
+    # the audit head is kept with the results: a later rewrite of the project's audit log shows
+    stamped = model.audit_head is not None and stamp_audit_head(args.out, model.audit_head)
+    where = f" (also in {display(args.out)}'s metadata)" if stamped else ""
+    return _summary(len(files), scored, resumed, errors, listed, model.audit_head, where)
+
+
+def _interrupted(out: Path, rows: int, listed: Path | None) -> int:
+    """What Ctrl-C left (both engines); the exit status 130."""
     print(
-        f"{len(files)} file(s): {scored} scored now, {resumed} already done, {len(errors)} unreadable"
+        f"interrupted: {rows} row(s) are in {display(out)}"
+        + (f", unreadable files in {display(listed)}" if listed else "")
+        + "; run the same command again to resume",
+        file=sys.stderr,
+    )
+    return 130
+
+
+def _summary(files: int, scored: int, resumed: int, errors: Sequence[ScoreError], listed: Path | None, head: Any, head_where: str) -> int:
+    """The closing lines of a run (both engines) and its exit status; ``head`` is the project's AuditHead or None."""
+    print(
+        f"{files} file(s): {scored} scored now, {resumed} already done, {len(errors)} unreadable"
         + (f" (see {display(listed)})" if errors and listed else "")
     )
     if listed and not errors:
         print(f"earlier runs' unreadable files are still listed in {display(listed)}")
-    if model.audit_head is not None:  # keep it with the results: a later rewrite of the project's audit log shows
-        stamped = stamp_audit_head(args.out, model.audit_head)
-        where = f" (also in {display(args.out)}'s metadata)" if stamped else ""
-        print(f"project audit head: row {model.audit_head.row_id}, chain hash {model.audit_head.hash}{where}")
+    if head is not None:
+        print(f"project audit head: row {head.row_id}, chain hash {head.hash}{head_where}")
     if errors and not scored and not resumed:
         print("no file could be read as an image: score DICOM, PNG, JPEG, TIFF or BMP files (the reasons are above)")
     return 1 if errors else 0
@@ -218,29 +228,13 @@ def _run_ray(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         written = update_errors(stem, run.attempted, run.errors)
         in_shards = len(engine.prepare_output(args.out, model.classes))  # shards finished as the run stopped count too
-        print(
-            f"interrupted: {in_shards} row(s) are in {display(args.out)}"
-            + (f", unreadable files in {display(written)}" if written else "")
-            + "; run the same command again to resume",
-            file=sys.stderr,
-        )
-        return 130
+        return _interrupted(args.out, in_shards, written)
     order = {path: index for index, path in enumerate(files)}
     errors = sorted(run.errors, key=lambda e: order.get(e.path, -1))
     written = update_errors(stem, run.attempted, errors)
     for error in errors:
         print(f"FAIL  {display(error.error)}")
-    print(
-        f"{len(files)} file(s): {run.scored} scored now, {resumed} already done, {len(errors)} unreadable"
-        + (f" (see {display(written)})" if errors and written else "")
-    )
-    if written and not errors:
-        print(f"earlier runs' unreadable files are still listed in {display(written)}")
-    if model.audit_head is not None:
-        print(f"project audit head: row {model.audit_head.row_id}, chain hash {model.audit_head.hash} (also in each shard's metadata)")
-    if errors and not run.scored and not resumed:
-        print("no file could be read as an image: score DICOM, PNG, JPEG, TIFF or BMP files (the reasons are above)")
-    return 1 if errors else 0
+    return _summary(len(files), run.scored, resumed, errors, written, model.audit_head, " (also in each shard's metadata)")
 
 
 def _score_chunks(args: argparse.Namespace, model: Any, todo: dict[str, Any], run: _Run) -> None:

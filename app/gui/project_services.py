@@ -117,15 +117,14 @@ def read_image(project: Project | None, path: str, frame: int | None = None) -> 
     """
     if project is None or Path(path).is_file():
         return load_image(path, frame=frame)
-    record = next((r for r in project.images() if r.path == path), None)
-    with tempfile.TemporaryDirectory(prefix="raresight-view-") as folder:
-        copy = None if record is None else readable_path(project, record, Path(folder))
-        if copy is None:  # not a project image, or one with neither its file nor a copy
-            return load_image(path, frame=frame)  # the reader's own message (file not found)
+    with readable_images(project, [path]) as names:
+        readable = next(iter(names), path)  # neither file nor copy: the reader's own message (file not found)
         try:
-            image = load_image(copy, frame=frame)
-        except ImageReadError as exc:  # named as the clinician knows the image, not by the temporary copy
-            raise ImageReadError(path_for_display(path), exc.reason, exc.advice) from exc
+            image = load_image(readable, frame=frame)
+        except ImageReadError as exc:
+            if readable == path:
+                raise
+            raise ImageReadError(path_for_display(path), exc.reason, exc.advice) from exc  # named as the clinician knows it
     return dataclasses.replace(image, path=path)
 
 

@@ -26,7 +26,7 @@ from app.gui.views.pacs_dialog import ERROR_STYLE, PacsDialog
 from core.pacs import credentials
 from core.store import Project
 from tests.app.helpers import message_boxes
-from tests.core.pacs.helpers import IDENTIFIERS, PATIENT_NAME, Study, make_study, project_bytes
+from tests.core.pacs.helpers import IDENTIFIERS, PATIENT_NAME, MemoryKeyring, Study, installed_keyring, make_study, project_bytes
 from tests.orthanc import OrthancServer, free_port, orthanc, orthanc_with_auth  # noqa: F401  (pytest fixtures)
 
 pytestmark = pytest.mark.gui
@@ -66,36 +66,11 @@ def auth_server(orthanc_with_auth: OrthancServer, studies: Studies) -> OrthancSe
     return orthanc_with_auth
 
 
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """A keyring backend (keyring's own plugin interface) holding secrets in memory: this machine has
-    no Secret Service, and a test must never write to a real user's keyring."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.entries.pop((service, username), None) is None:
-            raise keyring.errors.PasswordDeleteError("not stored")
-
-
 @pytest.fixture
 def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
     backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    try:
+    with installed_keyring(backend):
         yield backend
-    finally:
-        keyring.set_keyring(previous)
 
 
 @pytest.fixture
@@ -337,12 +312,8 @@ def test_the_password_stays_out_of_the_settings_and_the_project(
 def test_remember_without_a_keyring_says_so_and_the_search_still_works(
     qtbot: QtBot, window: MainWindow, auth_server: OrthancServer
 ) -> None:
-    previous = keyring.get_keyring()
-    keyring.set_keyring(keyring.backends.fail.Keyring())  # type: ignore[no-untyped-call]  # what keyring loads where no backend works
-    try:
+    with installed_keyring(keyring.backends.fail.Keyring()):  # type: ignore[no-untyped-call]  # what keyring loads where no backend works
         check_no_keyring(qtbot, window, auth_server)
-    finally:
-        keyring.set_keyring(previous)
 
 
 def check_no_keyring(qtbot: QtBot, window: MainWindow, auth_server: OrthancServer) -> None:

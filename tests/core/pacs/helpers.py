@@ -7,12 +7,17 @@ with shared UIDs become distinct instances.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import keyring
 import pydicom
 import pydicom.data
+from jaraco.classes import properties
+from keyring.backend import KeyringBackend
+from keyring.errors import PasswordDeleteError
 from pydicom.uid import generate_uid
 
 PYDICOM_FILES = Path(pydicom.data.__file__).parent / "test_files"  # bundled: never downloads
@@ -77,3 +82,37 @@ def make_study(
 def project_bytes(path: Path) -> bytes:
     """The project file and any side file SQLite keeps beside it."""
     return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal"), Path(f"{path}-journal")) if p.exists())
+
+
+class MemoryKeyring(KeyringBackend):
+    """A keyring kept in a dict (keyring's own plug-in interface), installed with :func:`installed_keyring`:
+    this machine has no Secret Service, and a test must never write to a real user's keyring."""
+
+    @properties.classproperty
+    def priority(cls) -> float:
+        raise RuntimeError("only for tests: install it with keyring.set_keyring")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if self.entries.pop((service, username), None) is None:
+            raise PasswordDeleteError("no such entry")
+
+
+@contextlib.contextmanager
+def installed_keyring(backend: KeyringBackend) -> Iterator[KeyringBackend]:
+    """``backend`` as the keyring while the block runs, then the one before it again."""
+    previous = keyring.get_keyring()
+    keyring.set_keyring(backend)
+    try:
+        yield backend
+    finally:
+        keyring.set_keyring(previous)

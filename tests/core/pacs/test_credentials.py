@@ -5,57 +5,24 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-import keyring
 import pytest
-from jaraco.classes import properties
-from keyring.backend import KeyringBackend
 from keyring.backends import fail
-from keyring.errors import PasswordDeleteError
 
 from core.pacs.credentials import SERVICE, KeyringUnavailable, forget_secret, keyring_available, recall_secret, remember_secret
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring kept in a dict, installed with keyring.set_keyring (never chosen by keyring's own detection)."""
-
-    @properties.classproperty
-    def priority(cls) -> float:
-        raise RuntimeError("only for tests: install it with keyring.set_keyring")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.entries.pop((service, username), None) is None:
-            raise PasswordDeleteError("no such entry")
+from tests.core.pacs.helpers import MemoryKeyring, installed_keyring
 
 
 @pytest.fixture
 def use_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
     memory = MemoryKeyring()
-    keyring.set_keyring(memory)
-    try:
+    with installed_keyring(memory):
         yield memory
-    finally:
-        keyring.set_keyring(previous)
 
 
 @pytest.fixture
 def no_keyring() -> Iterator[None]:
-    previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())
-    try:
+    with installed_keyring(fail.Keyring()):
         yield
-    finally:
-        keyring.set_keyring(previous)
 
 
 def test_remember_recall_forget(use_keyring: MemoryKeyring) -> None:
