@@ -136,6 +136,17 @@ def test_rows_and_errors_are_the_local_engines(workspace: Workspace, tmp_path: P
     assert not named, f"image file names in Ray's logs: {named[:3]}"
 
 
+def assert_same_rows(ray_rows: dict[str, dict[str, object]], local: dict[str, dict[str, object]]) -> None:
+    """The same paths, every column equal, floats (probabilities, similarities) to 1e-4."""
+    assert ray_rows.keys() == local.keys()
+    for path, row in ray_rows.items():
+        for column, value in row.items():
+            if isinstance(value, float):
+                assert value == pytest.approx(local[path][column], abs=1e-4), (path, column)
+            else:
+                assert value == local[path][column], (path, column)
+
+
 def _classes(ws: Workspace) -> list[str]:
     return [name[2:] for name in pq.read_schema(ws.local).names if name.startswith("p_")]
 
@@ -151,14 +162,7 @@ def test_two_workers_on_a_local_instance_agree_with_local_to_float_rounding(work
     )
     assert done.returncode == 1, done.stderr
     assert "started a local Ray instance" in done.stderr and "2 worker(s)" in done.stderr
-    local, ray_rows = by_path(pq.read_table(ws.local)), by_path(ds.dataset(out, format="parquet").to_table())
-    assert ray_rows.keys() == local.keys()
-    for path, row in ray_rows.items():
-        for column, value in row.items():
-            if isinstance(value, float):
-                assert value == pytest.approx(local[path][column], abs=1e-4), (path, column)
-            else:
-                assert value == local[path][column], (path, column)
+    assert_same_rows(by_path(ds.dataset(out, format="parquet").to_table()), by_path(pq.read_table(ws.local)))
 
 
 def test_rerun_scores_only_the_missing_shards(workspace: Workspace, tmp_path: Path) -> None:
@@ -179,7 +183,9 @@ def test_rerun_scores_only_the_missing_shards(workspace: Workspace, tmp_path: Pa
     kept = set(before) - set(gone)
     assert all(after[name] == before[name] for name in kept)  # finished shards untouched
     assert not list(out.glob(".*.tmp"))
-    assert by_path(ds.dataset(out, format="parquet").to_table()) == by_path(pq.read_table(ws.local))  # no image twice
+    # no image twice; the rerun embeds the missing images in other batches than the local run did, and a
+    # batch's make-up can change the last bits of a float (one row of 200 in one full-suite run)
+    assert_same_rows(by_path(ds.dataset(out, format="parquet").to_table()), by_path(pq.read_table(ws.local)))
 
     # every image done: the unreadable file is tried again, as locally, and still listed; no shard is written
     last = score_ray(ws, out, "--batch-size", str(CHUNK))
